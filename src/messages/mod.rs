@@ -1,0 +1,13 @@
+//! Messages on the bus: the msgpack data model, the message envelope, and the wire encoding.
+//!
+//! Everything a journey reports (`txn`, `error`, `http_metrics`, user types) becomes a
+//! [`Message`]: a typed envelope around an ordered list of fields. Nothing here touches Python;
+//! the bindings convert Python objects into [`Value`]s once, at `ctx.send` time.
+
+mod message;
+mod msgpack;
+mod value;
+
+pub use message::{keys, Envelope, Message};
+pub use msgpack::{decode_stream, decode_value, encode_value, DecodeError};
+pub use value::Value;
