@@ -3,6 +3,14 @@
 //! The pure-Rust core (messages, processors, scheduling, CLI definitions) has no pyo3 in it;
 //! `py` holds the bindings and registers the `mite._mite` extension module.
 
+pub mod bus;
+pub mod cli;
+pub mod clock;
+pub mod collector;
+pub mod engine;
+pub mod logging;
 pub mod messages;
+pub mod recorder;
+pub mod stats;
 
 mod py;

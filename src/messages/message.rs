@@ -58,7 +58,10 @@ pub struct Envelope {
 
 impl Envelope {
     pub fn get(&self, key: &str) -> Option<&Value> {
-        self.entries.iter().find(|(k, _)| &**k == key).map(|(_, v)| v)
+        self.entries
+            .iter()
+            .find(|(k, _)| &**k == key)
+            .map(|(_, v)| v)
     }
 
     pub fn contains(&self, key: &str) -> bool {
@@ -108,7 +111,10 @@ impl Message {
                 return Some(v);
             }
         }
-        self.fields.iter().find(|(k, _)| &**k == key).map(|(_, v)| v)
+        self.fields
+            .iter()
+            .find(|(k, _)| &**k == key)
+            .map(|(_, v)| v)
     }
 
     pub fn transaction_name(&self) -> Option<&str> {
@@ -130,7 +136,10 @@ impl Message {
                 Some((name, id)) => (Value::Str(name.clone()), Value::UInt(*id)),
                 None => (Value::Nil, Value::Nil),
             };
-            [("transaction", Cow::Owned(name)), ("transaction_id", Cow::Owned(id))]
+            [
+                ("transaction", Cow::Owned(name)),
+                ("transaction_id", Cow::Owned(id)),
+            ]
         });
         user.map(|(k, v)| (&**k, Cow::Borrowed(v)))
             .chain(head)
@@ -158,7 +167,10 @@ mod tests {
 
     fn envelope() -> Arc<Envelope> {
         Arc::new(Envelope {
-            entries: vec![(keys::test(), Value::str("T")), (keys::journey(), Value::str("m:j"))],
+            entries: vec![
+                (keys::test(), Value::str("T")),
+                (keys::journey(), Value::str("m:j")),
+            ],
         })
     }
 
@@ -175,7 +187,15 @@ mod tests {
         let keys: Vec<&str> = msg.entries().map(|(k, _)| k).collect();
         assert_eq!(
             keys,
-            ["had_error", "type", "time", "test", "journey", "transaction", "transaction_id"]
+            [
+                "had_error",
+                "type",
+                "time",
+                "test",
+                "journey",
+                "transaction",
+                "transaction_id"
+            ]
         );
     }
 

@@ -4,10 +4,12 @@
 //! [`Message`]: a typed envelope around an ordered list of fields. Nothing here touches Python;
 //! the bindings convert Python objects into [`Value`]s once, at `ctx.send` time.
 
+mod json;
 mod message;
 mod msgpack;
 mod value;
 
+pub use json::{py_float_repr, to_json};
 pub use message::{keys, Envelope, Message};
 pub use msgpack::{decode_stream, decode_value, encode_value, DecodeError};
 pub use value::Value;

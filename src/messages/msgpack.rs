@@ -228,7 +228,10 @@ mod tests {
     fn strings_bytes_and_floats_match_python_msgpack() {
         assert_eq!(packed(&Value::str("T")), [0xa1, b'T']);
         assert_eq!(packed(&Value::str(&"x".repeat(40)))[..2], [0xd9, 40]);
-        assert_eq!(packed(&Value::Bin(b"GET".to_vec())), [0xc4, 3, b'G', b'E', b'T']);
+        assert_eq!(
+            packed(&Value::Bin(b"GET".to_vec())),
+            [0xc4, 3, b'G', b'E', b'T']
+        );
         assert_eq!(packed(&Value::Float(1.0))[0], 0xcb);
     }
 
@@ -240,13 +243,19 @@ mod tests {
             Value::str("T"),
             Value::Array(vec![Value::Array(vec![Value::str("k"), Value::str("v")])]),
         ]);
-        assert_eq!(packed(&reply), [0x93, 0x01, 0xa1, 0x54, 0x91, 0x92, 0xa1, 0x6b, 0xa1, 0x76]);
+        assert_eq!(
+            packed(&reply),
+            [0x93, 0x01, 0xa1, 0x54, 0x91, 0x92, 0xa1, 0x6b, 0xa1, 0x76]
+        );
     }
 
     #[test]
     fn values_round_trip() {
         let value = Value::Map(vec![
-            (Value::str("a"), Value::Array(vec![Value::Int(-5), Value::UInt(u64::MAX)])),
+            (
+                Value::str("a"),
+                Value::Array(vec![Value::Int(-5), Value::UInt(u64::MAX)]),
+            ),
             (Value::UInt(3), Value::Float(0.25)),
             (Value::str("b"), Value::Bin(vec![0, 159, 146, 150])),
             (Value::str("c"), Value::Nil),
@@ -259,9 +268,18 @@ mod tests {
     #[test]
     fn truncated_and_hostile_input_is_an_error_not_a_panic() {
         assert_eq!(decode_stream(&[0x92, 0x01]), Err(DecodeError::Truncated));
-        assert_eq!(decode_stream(&[0xdd, 0xff, 0xff, 0xff, 0xff]), Err(DecodeError::Truncated));
+        assert_eq!(
+            decode_stream(&[0xdd, 0xff, 0xff, 0xff, 0xff]),
+            Err(DecodeError::Truncated)
+        );
         assert_eq!(decode_stream(&[0xc1]), Err(DecodeError::Unsupported(0xc1)));
-        assert_eq!(decode_stream(&[0xa2, 0xff, 0xfe]), Err(DecodeError::InvalidUtf8));
-        assert_eq!(decode_stream(&vec![0x91; 10_000]), Err(DecodeError::TooDeep));
+        assert_eq!(
+            decode_stream(&[0xa2, 0xff, 0xfe]),
+            Err(DecodeError::InvalidUtf8)
+        );
+        assert_eq!(
+            decode_stream(&vec![0x91; 10_000]),
+            Err(DecodeError::TooDeep)
+        );
     }
 }

@@ -1,9 +1,36 @@
-//! PyO3 bindings: the `mite._mite` extension module.
+//! PyO3 bindings: the `mite._mite` extension module. One file per Python-facing concern;
+//! logic that does not need Python lives in the core modules.
+
+mod awaitable;
+mod cli;
+mod context;
+mod contextvars;
+mod convert;
+mod datapools;
+mod driver;
+mod errors;
+mod exception_report;
+mod runner;
+mod sink;
+mod transaction;
+mod volume;
 
 use pyo3::prelude::*;
 
 #[pymodule(gil_used = true)]
 fn _mite(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("__doc__", "The native core of mite-rs.")?;
+    m.add_class::<awaitable::Ready>()?;
+    m.add_class::<context::Context>()?;
+    m.add_class::<transaction::Transaction>()?;
+    m.add_class::<sink::MessageSink>()?;
+    m.add_class::<datapools::RecyclableIterableDataPool>()?;
+    m.add_class::<datapools::IterableDataPool>()?;
+    m.add_class::<datapools::SingleRunDataPool>()?;
+    m.add_class::<driver::CoroTask>()?;
+    m.add_class::<runner::Runner>()?;
+    m.add_class::<runner::TaskDone>()?;
+    m.add_class::<volume::FixedVolume>()?;
+    m.add_function(wrap_pyfunction!(cli::cli_main, m)?)?;
     Ok(())
 }

@@ -1,0 +1,73 @@
+"""Test configuration, set on the controller and shared with every runner.
+
+Journeys see the configuration as a plain dict (``ctx.config``); the controller keeps it in a
+``ConfigManager``, which remembers which version each runner has so it only sends changes.
+"""
+
+import logging
+import os
+
+__all__ = ["ConfigManager", "default_config_loader"]
+
+logger = logging.getLogger()
+
+_PLAIN_PREFIX = "MITE_CONF_"
+_EVAL_PREFIX = "MITE_EVAL_CONF_"
+
+
+class ConfigManager:
+    """Versioned key/value configuration.
+
+    Every ``set`` bumps a version counter (1, 2, 3, ...) and stamps the key with it, so that
+    ``get_changes_for_runner`` can tell each runner only what changed since it last asked.
+    """
+
+    def __init__(self):
+        self._version = 0
+        # name -> (value, version at which it was last set)
+        self._config = {}
+        # runner id -> version that runner has seen
+        self._runner_version_map = {}
+
+    def set(self, name, value):
+        self._version += 1
+        self._config[name] = (value, self._version)
+
+    def get(self, name, default=None):
+        if name in self._config:
+            return self._config[name][0]
+        return default
+
+    def get_changes_for_runner(self, runner_id):
+        """The ``(key, value)`` pairs set since this runner last asked (all of them at first)."""
+        seen = self._runner_version_map.get(runner_id, 0)
+        self._runner_version_map[runner_id] = self._version
+        return [(name, value) for name, (value, version) in self._config.items() if version > seen]
+
+    def __repr__(self):
+        # The " ," separator is mite's; output is kept identical.
+        items = " ,".join(f"{name}={value}" for name, (value, _) in self._config.items())
+        return f"ConfigManager(version={self._version}, {items})"
+
+    def __str__(self):
+        # mite's __str__ returns None, so str() raises TypeError there; that is fixed here.
+        return repr(self)
+
+
+def default_config_loader():
+    """Configuration from the environment.
+
+    ``MITE_CONF_<key>=value`` gives ``key`` the string ``value``; ``MITE_EVAL_CONF_<key>=expr``
+    gives ``key`` the result of ``eval(expr)``. Keys keep their case.
+    """
+    config = {}
+    for name, value in os.environ.items():
+        if name.startswith(_PLAIN_PREFIX):
+            key = name[len(_PLAIN_PREFIX) :]
+            logger.debug("Config %r set from environment variable %s", key, name)
+            config[key] = value
+        elif name.startswith(_EVAL_PREFIX):
+            key = name[len(_EVAL_PREFIX) :]
+            logger.debug("Config %r set by evaluating environment variable %s", key, name)
+            config[key] = eval(value)
+    return config

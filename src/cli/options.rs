@@ -1,0 +1,357 @@
+use std::fmt;
+use std::str::FromStr;
+
+use clap::{Args, Subcommand};
+
+/// A number given on the command line, keeping the text as typed (mite hands processors
+/// the raw option strings).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Num<T> {
+    pub text: String,
+    pub value: T,
+}
+
+impl<T: FromStr> FromStr for Num<T> {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        s.trim()
+            .parse()
+            .map(|value| Num {
+                text: s.to_owned(),
+                value,
+            })
+            .map_err(|_| format!("'{s}' is not a valid number"))
+    }
+}
+
+impl<T: PartialEq> PartialEq<T> for Num<T> {
+    fn eq(&self, other: &T) -> bool {
+        self.value == *other
+    }
+}
+
+impl<T: fmt::Display> fmt::Display for Num<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.text)
+    }
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run a scenario in this process (controller and runner together).
+    #[command(subcommand)]
+    Scenario(ScenarioCommand),
+    /// Run one journey in this process.
+    #[command(subcommand)]
+    Journey(JourneyCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ScenarioCommand {
+    /// `mite scenario test SCENARIO_SPEC`
+    Test {
+        /// `module:function` returning the scenario's (journey, datapool, volume model) list.
+        #[arg(value_name = "SCENARIO_SPEC")]
+        spec: String,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum JourneyCommand {
+    /// Run a journey at `--volume` concurrency until stopped (or its datapool runs out).
+    Test {
+        #[arg(value_name = "JOURNEY_SPEC")]
+        journey: String,
+        #[arg(value_name = "DATAPOOL_SPEC")]
+        datapool: Option<String>,
+    },
+    /// Run a journey once (with the first item of the datapool, if given).
+    Run {
+        #[arg(value_name = "JOURNEY_SPEC")]
+        journey: String,
+        #[arg(value_name = "DATAPOOL_SPEC")]
+        datapool: Option<String>,
+    },
+}
+
+/// Every option of mite's CLI; all are accepted by every command.
+#[derive(Debug, Args)]
+pub struct Options {
+    /// Post-mortem debugging of journey errors, then exit.
+    #[arg(long, global = true)]
+    pub debugging: bool,
+    /// Log the top allocations (tracemalloc) every 60 seconds.
+    #[arg(long, global = true)]
+    pub memory_tracing: bool,
+    #[arg(long, global = true, value_name = "LEVEL", default_value = "INFO")]
+    pub log_level: String,
+    /// Callable returning the initial config dict.
+    #[arg(
+        long,
+        global = true,
+        value_name = "CONFIG_SPEC",
+        default_value = "mite.config:default_config_loader"
+    )]
+    pub config: String,
+    /// `key:value` added to the config (repeatable).
+    #[arg(long, global = true, value_name = "NEW_VALUE")]
+    pub add_to_config: Vec<String>,
+    /// Journeys per second by which total concurrency may grow.
+    #[arg(
+        long,
+        global = true,
+        value_name = "NUM_PER_SECOND",
+        default_value = "1000"
+    )]
+    pub spawn_rate: Num<f64>,
+    /// Seconds between volume model evaluations.
+    #[arg(long, global = true, value_name = "SECONDS", default_value = "1")]
+    pub max_loop_delay: Num<f64>,
+    /// Accepted for compatibility; mite does not use it either.
+    #[arg(long, global = true, value_name = "SECONDS", default_value = "0")]
+    pub min_loop_delay: Num<f64>,
+    #[arg(long, global = true, value_name = "NUMBER")]
+    pub runner_max_journeys: Option<Num<u64>>,
+    #[arg(
+        long,
+        global = true,
+        value_name = "SOCKET",
+        default_value = "tcp://127.0.0.1:14301"
+    )]
+    pub controller_socket: String,
+    #[arg(
+        long,
+        global = true,
+        value_name = "SOCKET",
+        default_value = "tcp://127.0.0.1:14302"
+    )]
+    pub message_socket: String,
+    #[arg(
+        long,
+        global = true,
+        value_name = "SOCKET",
+        default_value = "tcp://127.0.0.1:14303"
+    )]
+    pub collector_socket: String,
+    #[arg(
+        long,
+        global = true,
+        value_name = "SOCKET",
+        default_value = "tcp://127.0.0.1:14304"
+    )]
+    pub stats_in_socket: String,
+    #[arg(
+        long,
+        global = true,
+        value_name = "SOCKET",
+        default_value = "tcp://127.0.0.1:14305"
+    )]
+    pub stats_out_socket: String,
+    #[arg(long, global = true, value_name = "PROCESSORS")]
+    pub stats_include_processors: Option<String>,
+    #[arg(long, global = true, value_name = "PROCESSORS")]
+    pub stats_exclude_processors: Option<String>,
+    #[arg(
+        long,
+        global = true,
+        value_name = "SOCKET",
+        default_value = "tcp://127.0.0.1:14306"
+    )]
+    pub recorder_socket: String,
+    /// Seconds to wait before time zero.
+    #[arg(long, global = true, value_name = "DELAY", default_value = "0")]
+    pub delay_start_seconds: Num<f64>,
+    /// Concurrency for `journey test`.
+    #[arg(long, global = true, value_name = "VOLUME", default_value = "1")]
+    pub volume: Num<f64>,
+    #[arg(
+        long,
+        global = true,
+        value_name = "HOST_PORT",
+        default_value = "127.0.0.1:9301"
+    )]
+    pub web_address: String,
+    #[arg(long, global = true, value_name = "BACKEND", default_value = "ZMQ")]
+    pub message_backend: String,
+    /// Do not put the working directory first on sys.path.
+    #[arg(long, global = true)]
+    pub exclude_working_directory: bool,
+    #[arg(
+        long,
+        global = true,
+        value_name = "DIRECTORY",
+        default_value = "collector_data"
+    )]
+    pub collector_dir: String,
+    /// `module:function` taking a raw msgpack message, returning whether to keep it.
+    #[arg(long, global = true, value_name = "SPEC")]
+    pub collector_filter: Option<String>,
+    /// Messages per collector file.
+    #[arg(
+        long,
+        global = true,
+        value_name = "NUM_LINES",
+        default_value = "100000"
+    )]
+    pub collector_roll: Num<u64>,
+    /// Write the collector's files as JSON lines.
+    #[arg(long, global = true)]
+    pub collector_use_json: bool,
+    /// Where `data_created` messages are recorded.
+    #[arg(
+        long,
+        global = true,
+        value_name = "DIRECTORY",
+        default_value = "recorder-data"
+    )]
+    pub recorder_dir: String,
+    #[arg(long, global = true, value_name = "SLEEP", default_value = "1")]
+    pub sleep_time: String,
+    #[arg(long, global = true, value_name = "URL")]
+    pub logging_webhook: Option<String>,
+    /// Comma-separated `module:Class` message processors.
+    #[arg(
+        long,
+        global = true,
+        value_name = "PROCESSORS",
+        default_value = "mite.logoutput:HttpStatsOutput,mite.logoutput:MsgOutput"
+    )]
+    pub message_processors: String,
+    #[arg(long, global = true)]
+    pub prettify_timestamps: bool,
+    /// Per-journey error totals in the stats lines.
+    #[arg(long, global = true)]
+    pub journey_logging: bool,
+    /// Print the benchmark report at the end.
+    #[arg(long, global = true)]
+    pub report: bool,
+    /// No periodic stats lines.
+    #[arg(long, global = true)]
+    pub hide_constant_logs: bool,
+    /// Fail (exit 1) when journey errors exceed this count.
+    #[arg(long, global = true, value_name = "THRESHOLD", default_value = "0")]
+    pub max_errors_threshold: String,
+    #[arg(long, global = true, value_name = "THRESHOLD", default_value = "0")]
+    pub max_response_time_threshold: String,
+    #[arg(long, global = true, value_name = "THRESHOLD", default_value = "0")]
+    pub mean_response_time_threshold: String,
+    #[arg(long, global = true, value_name = "THRESHOLD", default_value = "0")]
+    pub standard_deviation_response_time_threshold: String,
+    #[arg(long, global = true, value_name = "THRESHOLD", default_value = "0")]
+    pub standard_deviation_req_sec_threshold: String,
+    #[arg(
+        long,
+        global = true,
+        value_name = "NEW_VALUE",
+        default_value = "50:0,90:0,98:0,99:0"
+    )]
+    pub benchmark_percentiles: String,
+    /// Run journeys as plain asyncio Tasks instead of with the Rust coroutine driver.
+    #[arg(long, global = true)]
+    pub asyncio_tasks: bool,
+}
+
+/// A value in mite's docopt options dict.
+#[derive(Debug, Clone, PartialEq)]
+pub enum OptionValue {
+    None,
+    Flag(bool),
+    Text(String),
+    List(Vec<String>),
+}
+
+impl Options {
+    /// The options as mite's docopt dict (`{"--log-level": "INFO", ...}`), which mite passes
+    /// to message processor classes.
+    pub fn docopt_dict(&self) -> Vec<(String, OptionValue)> {
+        use OptionValue::{Flag, List, Text};
+        let text = |s: &str| Text(s.to_owned());
+        let optional =
+            |s: &Option<String>| s.as_ref().map_or(OptionValue::None, |s| Text(s.clone()));
+        vec![
+            ("--debugging".into(), Flag(self.debugging)),
+            ("--memory-tracing".into(), Flag(self.memory_tracing)),
+            ("--log-level".into(), text(&self.log_level)),
+            ("--config".into(), text(&self.config)),
+            ("--add-to-config".into(), List(self.add_to_config.clone())),
+            ("--spawn-rate".into(), text(&self.spawn_rate.text)),
+            ("--max-loop-delay".into(), text(&self.max_loop_delay.text)),
+            ("--min-loop-delay".into(), text(&self.min_loop_delay.text)),
+            (
+                "--runner-max-journeys".into(),
+                optional(&self.runner_max_journeys.as_ref().map(|n| n.text.clone())),
+            ),
+            ("--controller-socket".into(), text(&self.controller_socket)),
+            ("--message-socket".into(), text(&self.message_socket)),
+            ("--collector-socket".into(), text(&self.collector_socket)),
+            ("--stats-in-socket".into(), text(&self.stats_in_socket)),
+            ("--stats-out-socket".into(), text(&self.stats_out_socket)),
+            (
+                "--stats-include-processors".into(),
+                optional(&self.stats_include_processors),
+            ),
+            (
+                "--stats-exclude-processors".into(),
+                optional(&self.stats_exclude_processors),
+            ),
+            ("--recorder-socket".into(), text(&self.recorder_socket)),
+            (
+                "--delay-start-seconds".into(),
+                text(&self.delay_start_seconds.text),
+            ),
+            ("--volume".into(), text(&self.volume.text)),
+            ("--web-address".into(), text(&self.web_address)),
+            ("--message-backend".into(), text(&self.message_backend)),
+            (
+                "--exclude-working-directory".into(),
+                Flag(self.exclude_working_directory),
+            ),
+            ("--collector-dir".into(), text(&self.collector_dir)),
+            (
+                "--collector-filter".into(),
+                optional(&self.collector_filter),
+            ),
+            ("--collector-roll".into(), text(&self.collector_roll.text)),
+            ("--collector-use-json".into(), Flag(self.collector_use_json)),
+            ("--recorder-dir".into(), text(&self.recorder_dir)),
+            ("--sleep-time".into(), text(&self.sleep_time)),
+            ("--logging-webhook".into(), optional(&self.logging_webhook)),
+            (
+                "--message-processors".into(),
+                text(&self.message_processors),
+            ),
+            (
+                "--prettify-timestamps".into(),
+                Flag(self.prettify_timestamps),
+            ),
+            ("--journey-logging".into(), Flag(self.journey_logging)),
+            ("--report".into(), Flag(self.report)),
+            ("--hide-constant-logs".into(), Flag(self.hide_constant_logs)),
+            (
+                "--max-errors-threshold".into(),
+                text(&self.max_errors_threshold),
+            ),
+            (
+                "--max-response-time-threshold".into(),
+                text(&self.max_response_time_threshold),
+            ),
+            (
+                "--mean-response-time-threshold".into(),
+                text(&self.mean_response_time_threshold),
+            ),
+            (
+                "--standard-deviation-response-time-threshold".into(),
+                text(&self.standard_deviation_response_time_threshold),
+            ),
+            (
+                "--standard-deviation-req-sec-threshold".into(),
+                text(&self.standard_deviation_req_sec_threshold),
+            ),
+            (
+                "--benchmark-percentiles".into(),
+                text(&self.benchmark_percentiles),
+            ),
+        ]
+    }
+}

@@ -1,0 +1,409 @@
+use super::SpawnLimit;
+
+/// A scenario's id: 1, 2, 3, … in the order the scenario function returned them (as mite).
+pub type ScenarioId = u32;
+
+/// What a volume model says for one period.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Volume {
+    /// Keep this many journeys of the scenario running.
+    Level(i64),
+    /// The model raised `StopVolumeModel`: the scenario ends.
+    Stop,
+}
+
+/// mite's volume model: `vm(start, end)` evaluated once per period, seconds since the start.
+pub trait VolumeModel {
+    type Error;
+    fn volume(&mut self, start: i64, end: i64) -> Result<Volume, Self::Error>;
+}
+
+/// Why a scenario left the schedule (for the log lines mite prints).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Removal {
+    VolumeModelStopped(ScenarioId),
+    DataPoolExhausted(ScenarioId),
+}
+
+#[derive(Debug, Clone, Copy)]
+pub struct SchedulerConfig {
+    /// Seconds before time zero; no journeys run during it.
+    pub start_delay: f64,
+    /// Seconds between volume model evaluations (`--max-loop-delay`).
+    pub period: f64,
+    /// `--spawn-rate`: journeys per second by which total concurrency may grow.
+    pub spawn_rate: Option<f64>,
+}
+
+struct Scenario<M> {
+    id: ScenarioId,
+    model: M,
+    active: bool,
+    required: u64,
+    running: u64,
+    /// The datapool had nothing to give; wait for a check-in or the next period.
+    starved: bool,
+}
+
+/// The in-process controller: required concurrency per scenario, journeys running, and how
+/// many to start now. Times are seconds since the scheduler was created.
+pub struct Scheduler<M> {
+    config: SchedulerConfig,
+    scenarios: Vec<Scenario<M>>,
+    /// Time zero (the end of the start delay), once reached.
+    zero: Option<f64>,
+    current_period_end: i64,
+    limit: SpawnLimit,
+    /// Round-robin position, so no scenario is favoured when slots are scarce.
+    next_pick: usize,
+}
+
+impl<M: VolumeModel> Scheduler<M> {
+    pub fn new(config: SchedulerConfig) -> Self {
+        Scheduler {
+            limit: SpawnLimit::new(config.spawn_rate),
+            config,
+            scenarios: Vec::new(),
+            zero: None,
+            current_period_end: 0,
+            next_pick: 0,
+        }
+    }
+
+    pub fn add_scenario(&mut self, model: M) -> ScenarioId {
+        let id = self.scenarios.len() as ScenarioId + 1;
+        self.scenarios.push(Scenario {
+            id,
+            model,
+            active: true,
+            required: 0,
+            running: 0,
+            starved: false,
+        });
+        id
+    }
+
+    fn scenario_mut(&mut self, id: ScenarioId) -> Option<&mut Scenario<M>> {
+        self.scenarios.get_mut(id.checked_sub(1)? as usize)
+    }
+
+    /// Seconds since time zero, or `None` during the start delay.
+    fn test_time(&mut self, now: f64) -> Option<f64> {
+        let in_delay = self.config.start_delay > 0.0 && now <= self.config.start_delay;
+        if self.zero.is_none() && !in_delay {
+            self.zero = Some(now);
+        }
+        self.zero.map(|zero| now - zero)
+    }
+
+    /// Evaluates every volume model if a period ended (mite's `get_required_work`): called
+    /// with `(start = previous end, end = int(t + period))`. Returns the scenarios removed.
+    pub fn refresh(&mut self, now: f64) -> Result<Vec<Removal>, (ScenarioId, M::Error)> {
+        let mut removed = Vec::new();
+        let Some(t) = self.test_time(now) else {
+            return Ok(removed);
+        };
+        if t < self.current_period_end as f64 {
+            return Ok(removed);
+        }
+        let start = self.current_period_end;
+        let end = (t + self.config.period) as i64;
+        for scenario in self.scenarios.iter_mut().filter(|s| s.active) {
+            match scenario.model.volume(start, end) {
+                Ok(Volume::Level(n)) => scenario.required = n.max(0) as u64,
+                Ok(Volume::Stop) => {
+                    scenario.active = false;
+                    scenario.required = 0;
+                    removed.push(Removal::VolumeModelStopped(scenario.id));
+                }
+                Err(e) => return Err((scenario.id, e)),
+            }
+            scenario.starved = false;
+        }
+        self.current_period_end = end;
+        Ok(removed)
+    }
+
+    /// Decides which journeys to start now and counts them as running. Returns scenario ids,
+    /// one entry per journey to start, interleaved across scenarios.
+    pub fn plan(&mut self, now: f64) -> Vec<ScenarioId> {
+        let mut starts = Vec::new();
+        if self.zero.is_none() {
+            return starts;
+        }
+        let required_total = self.required_total();
+        let running_total = self.running_total();
+        let allowed = self.limit.allowed(now, required_total, running_total);
+        let mut budget = allowed.saturating_sub(running_total);
+        let count = self.scenarios.len();
+        while budget > 0 {
+            let mut progressed = false;
+            for offset in 0..count {
+                if budget == 0 {
+                    break;
+                }
+                let index = (self.next_pick + offset) % count;
+                let scenario = &mut self.scenarios[index];
+                if scenario.active && !scenario.starved && scenario.running < scenario.required {
+                    scenario.running += 1;
+                    budget -= 1;
+                    starts.push(scenario.id);
+                    progressed = true;
+                }
+            }
+            if count > 0 {
+                self.next_pick = (self.next_pick + 1) % count;
+            }
+            if !progressed {
+                break;
+            }
+        }
+        starts
+    }
+
+    /// A planned journey could not start (no datapool item): give its slot back.
+    pub fn release(&mut self, id: ScenarioId) {
+        if let Some(s) = self.scenario_mut(id) {
+            s.running = s.running.saturating_sub(1);
+        }
+    }
+
+    /// A journey of scenario `id` finished; its datapool item (if any) was checked in.
+    pub fn finished(&mut self, id: ScenarioId) {
+        if let Some(s) = self.scenario_mut(id) {
+            s.running = s.running.saturating_sub(1);
+            s.starved = false;
+        }
+    }
+
+    /// The scenario's datapool has no item right now: stop asking until something changes.
+    pub fn starve(&mut self, id: ScenarioId) {
+        if let Some(s) = self.scenario_mut(id) {
+            s.starved = true;
+        }
+    }
+
+    /// The scenario's datapool is exhausted: the scenario ends (running journeys go on).
+    pub fn exhaust(&mut self, id: ScenarioId) -> Option<Removal> {
+        let s = self.scenario_mut(id)?;
+        if !s.active {
+            return None;
+        }
+        s.active = false;
+        s.required = 0;
+        Some(Removal::DataPoolExhausted(id))
+    }
+
+    /// Ends every scenario now (interrupt); running journeys are left to the caller.
+    pub fn stop_all(&mut self) {
+        for s in &mut self.scenarios {
+            s.active = false;
+            s.required = 0;
+        }
+    }
+
+    /// Still in the start delay, or some scenario is left (mite's `is_active`).
+    pub fn is_active(&self) -> bool {
+        self.zero.is_none() && !self.scenarios.is_empty() || self.scenarios.iter().any(|s| s.active)
+    }
+
+    /// No scenario left and no journey running: the run is over.
+    pub fn is_finished(&self) -> bool {
+        !self.is_active() && self.running_total() == 0
+    }
+
+    pub fn running_total(&self) -> u64 {
+        self.scenarios.iter().map(|s| s.running).sum()
+    }
+
+    fn required_total(&self) -> u64 {
+        self.scenarios
+            .iter()
+            .filter(|s| s.active)
+            .map(|s| s.required)
+            .sum()
+    }
+
+    /// `(scenario id, required, running)` for every active scenario, for controller reports.
+    pub fn report(&self) -> Vec<(ScenarioId, u64, u64)> {
+        self.scenarios
+            .iter()
+            .filter(|s| s.active)
+            .map(|s| (s.id, s.required, s.running))
+            .collect()
+    }
+
+    /// When the scheduler next needs to run if no journey finishes before then.
+    pub fn next_wakeup(&self, now: f64) -> f64 {
+        let period_boundary = match self.zero {
+            None => self.config.start_delay + 1e-6,
+            Some(zero) => zero + self.current_period_end as f64,
+        };
+        let wants_more = self
+            .scenarios
+            .iter()
+            .any(|s| s.active && !s.starved && s.running < s.required);
+        let slot = if wants_more {
+            self.limit
+                .next_slot_in(self.required_total())
+                .map(|dt| now + dt)
+        } else {
+            None
+        };
+        slot.map_or(period_boundary, |s| s.min(period_boundary))
+            .max(now)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A volume model from a closure, recording its calls.
+    struct Model {
+        f: Box<dyn FnMut(i64, i64) -> Volume>,
+        calls: Vec<(i64, i64)>,
+    }
+
+    impl VolumeModel for Model {
+        type Error = String;
+        fn volume(&mut self, start: i64, end: i64) -> Result<Volume, String> {
+            self.calls.push((start, end));
+            Ok((self.f)(start, end))
+        }
+    }
+
+    fn model(f: impl FnMut(i64, i64) -> Volume + 'static) -> Model {
+        Model {
+            f: Box::new(f),
+            calls: Vec::new(),
+        }
+    }
+
+    fn config(start_delay: f64, spawn_rate: Option<f64>) -> SchedulerConfig {
+        SchedulerConfig {
+            start_delay,
+            period: 1.0,
+            spawn_rate,
+        }
+    }
+
+    #[test]
+    fn volume_models_see_mites_integer_periods() {
+        let mut s = Scheduler::new(config(0.0, None));
+        s.add_scenario(model(|_, _| Volume::Level(1)));
+        for now in [0.0, 0.5, 1.0, 1.7, 2.2, 3.0] {
+            s.refresh(now).unwrap();
+        }
+        assert_eq!(s.scenarios[0].model.calls, [(0, 1), (1, 2), (2, 3), (3, 4)]);
+    }
+
+    #[test]
+    fn nothing_runs_during_the_start_delay_and_time_restarts_after_it() {
+        let mut s = Scheduler::new(config(2.0, None));
+        s.add_scenario(model(|_, _| Volume::Level(3)));
+        s.refresh(1.0).unwrap();
+        assert!(s.plan(1.0).is_empty());
+        assert!(s.is_active());
+        s.refresh(2.5).unwrap();
+        assert_eq!(s.scenarios[0].model.calls, [(0, 1)]);
+        assert_eq!(s.plan(2.5), [1, 1, 1]);
+    }
+
+    #[test]
+    fn plan_fills_up_to_the_required_concurrency_and_refills_finished_slots() {
+        let mut s = Scheduler::new(config(0.0, None));
+        let id = s.add_scenario(model(|_, _| Volume::Level(3)));
+        s.refresh(0.1).unwrap();
+        assert_eq!(s.plan(0.1).len(), 3);
+        assert!(s.plan(0.1).is_empty());
+        s.finished(id);
+        assert_eq!(s.plan(0.2), [id]);
+    }
+
+    #[test]
+    fn slots_are_shared_round_robin_when_limited() {
+        let mut s = Scheduler::new(config(0.0, Some(4.0)));
+        s.add_scenario(model(|_, _| Volume::Level(10)));
+        s.add_scenario(model(|_, _| Volume::Level(10)));
+        s.refresh(0.0).unwrap();
+        let mut started = s.plan(0.0);
+        started.extend(s.plan(1.0));
+        assert_eq!(started.len(), 5);
+        let first = started.iter().filter(|&&id| id == 1).count();
+        assert!((2..=3).contains(&first), "{started:?}");
+    }
+
+    #[test]
+    fn stop_removes_the_scenario_and_the_run_ends_when_journeys_finish() {
+        let mut s = Scheduler::new(config(0.0, None));
+        let id = s.add_scenario(model(|start, _| {
+            if start > 0 {
+                Volume::Stop
+            } else {
+                Volume::Level(1)
+            }
+        }));
+        s.refresh(0.0).unwrap();
+        assert_eq!(s.plan(0.0), [id]);
+        assert_eq!(s.refresh(1.0).unwrap(), [Removal::VolumeModelStopped(id)]);
+        assert!(!s.is_active());
+        assert!(!s.is_finished());
+        s.finished(id);
+        assert!(s.is_finished());
+    }
+
+    #[test]
+    fn exhausted_and_starved_scenarios_stop_asking() {
+        let mut s = Scheduler::new(config(0.0, None));
+        let a = s.add_scenario(model(|_, _| Volume::Level(2)));
+        let b = s.add_scenario(model(|_, _| Volume::Level(2)));
+        s.refresh(0.0).unwrap();
+        assert_eq!(s.plan(0.0).len(), 4);
+        s.release(a);
+        s.starve(a);
+        assert!(s.plan(0.0).is_empty());
+        s.finished(a);
+        assert_eq!(s.plan(0.0), [a, a]);
+        assert_eq!(s.exhaust(b), Some(Removal::DataPoolExhausted(b)));
+        assert_eq!(s.exhaust(b), None);
+        s.release(b);
+        s.finished(b);
+        assert!(s.plan(0.0).is_empty());
+    }
+
+    #[test]
+    fn negative_volumes_mean_zero() {
+        let mut s = Scheduler::new(config(0.0, None));
+        s.add_scenario(model(|_, _| Volume::Level(-5)));
+        s.refresh(0.0).unwrap();
+        assert!(s.plan(0.0).is_empty());
+    }
+
+    #[test]
+    fn volume_model_errors_name_the_scenario() {
+        struct Failing;
+        impl VolumeModel for Failing {
+            type Error = &'static str;
+            fn volume(&mut self, _: i64, _: i64) -> Result<Volume, &'static str> {
+                Err("boom")
+            }
+        }
+        let mut s = Scheduler::new(config(0.0, None));
+        s.add_scenario(Failing);
+        assert_eq!(s.refresh(0.0).err(), Some((1, "boom")));
+    }
+
+    #[test]
+    fn wakeup_is_the_next_period_boundary_or_the_next_spawn_slot() {
+        let mut s = Scheduler::new(config(0.0, Some(100.0)));
+        s.add_scenario(model(|_, _| Volume::Level(1000)));
+        s.refresh(0.0).unwrap();
+        s.plan(0.0);
+        assert!((s.next_wakeup(0.0) - 0.01).abs() < 1e-9);
+        let mut idle = Scheduler::new(config(0.0, None));
+        idle.add_scenario(model(|_, _| Volume::Level(0)));
+        idle.refresh(0.25).unwrap();
+        assert!((idle.next_wakeup(0.25) - 1.25).abs() < 1e-9);
+    }
+}

@@ -1,0 +1,62 @@
+//! Awaitables that are already complete: what `ctx.send`, transactions' `__aenter__` and
+//! `__aexit__`, and the built-in datapools' `checkout`/`checkin` return. Awaiting one costs no
+//! event-loop round trip, and ignoring one (`ctx.send(...)` without `await`) warns about
+//! nothing, unlike a coroutine.
+
+use pyo3::exceptions::PyStopIteration;
+use pyo3::prelude::*;
+use pyo3::sync::PyOnceLock;
+
+/// An awaitable (and its own iterator) that finishes at once with `value`.
+#[pyclass(frozen, module = "mite._mite")]
+pub struct Ready {
+    value: Option<Py<PyAny>>,
+}
+
+impl Ready {
+    /// The shared awaitable whose result is `None`.
+    pub fn none(py: Python<'_>) -> Py<Ready> {
+        static NONE: PyOnceLock<Py<Ready>> = PyOnceLock::new();
+        NONE.get_or_init(py, || {
+            Py::new(py, Ready { value: None }).expect("allocating the shared Ready")
+        })
+        .clone_ref(py)
+    }
+
+    pub fn with_value(py: Python<'_>, value: Py<PyAny>) -> PyResult<Py<Ready>> {
+        Py::new(py, Ready { value: Some(value) })
+    }
+
+    fn finish(&self, py: Python<'_>) -> PyResult<Option<Py<PyAny>>> {
+        match &self.value {
+            None => Ok(None),
+            Some(v) => Err(PyStopIteration::new_err((v.clone_ref(py),))),
+        }
+    }
+}
+
+#[pymethods]
+impl Ready {
+    fn __await__(slf: Py<Self>) -> Py<Self> {
+        slf
+    }
+
+    fn __iter__(slf: Py<Self>) -> Py<Self> {
+        slf
+    }
+
+    fn __next__(&self, py: Python<'_>) -> PyResult<Option<Py<PyAny>>> {
+        self.finish(py)
+    }
+
+    fn send(&self, py: Python<'_>, _value: Py<PyAny>) -> PyResult<Option<Py<PyAny>>> {
+        self.finish(py)
+    }
+
+    #[pyo3(signature = (error, *_rest))]
+    fn throw(&self, error: Bound<'_, PyAny>, _rest: Bound<'_, pyo3::types::PyTuple>) -> PyErr {
+        PyErr::from_value(error)
+    }
+
+    fn close(&self) {}
+}

@@ -1,0 +1,655 @@
+//! Running the `mite` commands: `scenario test`, `journey test`, `journey run`.
+//!
+//! Parsing is in the core (`crate::cli`); this module imports the user's files, builds the
+//! message processors and the runner, runs the event loop and turns the outcome into an exit
+//! code. Bad input ends here as one line on stderr and exit 1, never a traceback.
+
+use pyo3::exceptions::{PyKeyboardInterrupt, PyModuleNotFoundError};
+use pyo3::prelude::*;
+use pyo3::types::{PyDict, PyList, PyString, PyTuple};
+
+use super::errors::one_line;
+use super::runner::{RunEnd, Runner, RunnerOptions, ScenarioSpec};
+use super::sink::MessageSink;
+use crate::bus::processors::{self, BuiltinSet, CollectorFilter, ProcessorConfig, Verdict};
+use crate::bus::Bus;
+use crate::cli::{
+    self, Cli, Command, JourneyCommand, OptionValue, Options, Parsed, ScenarioCommand,
+};
+use crate::engine::SchedulerConfig;
+use crate::logging::{self, LogLevel};
+use crate::stats::ThresholdArgs;
+
+/// Why a command stopped before its run could finish normally.
+enum Fatal {
+    /// Bad input or a failure outside journeys: one line for the user, exit 1.
+    Message(String),
+    /// Ctrl-C before the run started (during imports or the scenario function).
+    Interrupted,
+}
+
+/// `mite._mite.cli_main(argv)`: runs the command line, returns the exit code.
+#[pyfunction]
+pub fn cli_main(py: Python<'_>, argv: Vec<String>) -> i32 {
+    let cli = match cli::parse(&argv) {
+        Parsed::Run(cli) => cli,
+        Parsed::Exit {
+            text,
+            code,
+            to_stderr,
+        } => {
+            if to_stderr {
+                eprint!("{text}");
+            } else {
+                print!("{text}");
+            }
+            return code;
+        }
+    };
+    match run(py, *cli) {
+        Ok(code) => code,
+        Err(Fatal::Message(message)) => {
+            eprintln!("mite: error: {message}");
+            1
+        }
+        Err(Fatal::Interrupted) => 130,
+    }
+}
+
+fn run(py: Python<'_>, cli: Cli) -> Result<i32, Fatal> {
+    let level: LogLevel = cli
+        .options
+        .log_level
+        .parse()
+        .map_err(|e: String| Fatal::Message(format!("--log-level: {e}")))?;
+    setup_logging(py, level)
+        .map_err(|e| Fatal::Message(format!("cannot configure logging: {}", one_line(py, &e))))?;
+    if !cli.options.exclude_working_directory {
+        let cwd = std::env::current_dir()
+            .map_err(|e| Fatal::Message(format!("no working directory: {e}")))?;
+        let sys_path = py.import("sys").and_then(|s| s.getattr("path"));
+        sys_path
+            .and_then(|p| p.call_method1("insert", (0, cwd.to_string_lossy().to_string())))
+            .map_err(|e| Fatal::Message(one_line(py, &e)))?;
+    }
+    prepare_and_run(py, &cli)
+}
+
+fn py_fatal(py: Python<'_>, context: &str, e: &PyErr) -> Fatal {
+    if e.is_instance_of::<PyKeyboardInterrupt>(py) {
+        return Fatal::Interrupted;
+    }
+    Fatal::Message(format!("{context}: {}", one_line(py, e)))
+}
+
+fn setup_logging(py: Python<'_>, level: LogLevel) -> PyResult<()> {
+    logging::init(level);
+    let kwargs = PyDict::new(py);
+    kwargs.set_item("level", level.python_name())?;
+    kwargs.set_item(
+        "format",
+        "[%(asctime)s] <%(levelname)s> [%(name)s] [%(pathname)s:%(lineno)d %(funcName)s] %(message)s",
+    )?;
+    py.import("logging")?
+        .call_method("basicConfig", (), Some(&kwargs))?;
+    Ok(())
+}
+
+/// Imports `module:attribute`, describing failures in one line.
+fn import_spec<'py>(py: Python<'py>, spec: &str, what: &str) -> Result<Bound<'py, PyAny>, Fatal> {
+    let Some((module_name, attribute)) = spec.split_once(':') else {
+        return Err(Fatal::Message(format!(
+            "{what} '{spec}' is not of the form module:attribute"
+        )));
+    };
+    let module = py.import(module_name).map_err(|e| {
+        if e.is_instance_of::<PyKeyboardInterrupt>(py) {
+            return Fatal::Interrupted;
+        }
+        let missing_itself = e.is_instance_of::<PyModuleNotFoundError>(py)
+            && e.value(py)
+                .getattr("name")
+                .ok()
+                .and_then(|n| n.extract::<String>().ok())
+                .is_some_and(|n| module_name == n || module_name.starts_with(&format!("{n}.")));
+        if missing_itself {
+            Fatal::Message(format!("{what} '{spec}': no module named '{module_name}'"))
+        } else {
+            Fatal::Message(format!(
+                "{what} '{spec}': importing {module_name} failed: {}",
+                one_line(py, &e)
+            ))
+        }
+    })?;
+    module.getattr(attribute).map_err(|_| {
+        Fatal::Message(format!(
+            "{what} '{spec}': module '{module_name}' has no attribute '{attribute}'"
+        ))
+    })
+}
+
+/// ConfigManager built as mite does: the `--config` loader, then `--add-to-config` pairs.
+fn build_config<'py>(py: Python<'py>, options: &Options) -> Result<Bound<'py, PyAny>, Fatal> {
+    let manager = py
+        .import("mite.config")
+        .and_then(|m| m.getattr("ConfigManager"))
+        .and_then(|c| c.call0())
+        .map_err(|e| py_fatal(py, "cannot create the config manager", &e))?;
+    let loader = import_spec(py, &options.config, "config spec")?;
+    let initial = loader.call0().map_err(|e| {
+        py_fatal(
+            py,
+            &format!("config loader '{}' failed", options.config),
+            &e,
+        )
+    })?;
+    let items = initial
+        .call_method0("items")
+        .and_then(|items| items.try_iter())
+        .map_err(|e| {
+            py_fatal(
+                py,
+                &format!("config loader '{}' did not return a dict", options.config),
+                &e,
+            )
+        })?;
+    for item in items {
+        let item = item.map_err(|e| py_fatal(py, "reading the config", &e))?;
+        manager
+            .call_method1(
+                "set",
+                item.cast::<PyTuple>()
+                    .map_err(|e| Fatal::Message(e.to_string()))?,
+            )
+            .map_err(|e| py_fatal(py, "setting the config", &e))?;
+    }
+    for pair in &options.add_to_config {
+        let Some((key, value)) = pair.split_once(':') else {
+            return Err(Fatal::Message(format!(
+                "--add-to-config '{pair}' is not of the form key:value"
+            )));
+        };
+        manager
+            .call_method1("set", (key, value))
+            .map_err(|e| py_fatal(py, "setting the config", &e))?;
+    }
+    Ok(manager)
+}
+
+/// The config dict journeys see as `ctx.config`.
+fn journey_config<'py>(
+    py: Python<'py>,
+    manager: &Bound<'py, PyAny>,
+) -> Result<Bound<'py, PyDict>, Fatal> {
+    let pairs = manager
+        .call_method1("get_changes_for_runner", (1,))
+        .map_err(|e| py_fatal(py, "reading the config", &e))?;
+    let dict = PyDict::new(py);
+    for pair in pairs
+        .try_iter()
+        .map_err(|e| py_fatal(py, "reading the config", &e))?
+    {
+        let pair = pair.map_err(|e| py_fatal(py, "reading the config", &e))?;
+        dict.set_item(
+            pair.get_item(0)
+                .map_err(|e| py_fatal(py, "reading the config", &e))?,
+            pair.get_item(1)
+                .map_err(|e| py_fatal(py, "reading the config", &e))?,
+        )
+        .map_err(|e| py_fatal(py, "reading the config", &e))?;
+    }
+    Ok(dict)
+}
+
+/// Calls the scenario function with `config` and/or `sender` injected by parameter name.
+fn call_scenario<'py>(
+    py: Python<'py>,
+    spec: &str,
+    function: &Bound<'py, PyAny>,
+    config: &Bound<'py, PyAny>,
+    sender: &Bound<'py, MessageSink>,
+) -> Result<Bound<'py, PyAny>, Fatal> {
+    if !function.is_callable() {
+        return Err(Fatal::Message(format!(
+            "scenario '{spec}' is not a function"
+        )));
+    }
+    let kwargs = PyDict::new(py);
+    if let Ok(signature) = py
+        .import("inspect")
+        .and_then(|m| m.call_method1("signature", (function,)))
+    {
+        let names = signature
+            .getattr("parameters")
+            .and_then(|p| p.call_method0("keys"))
+            .and_then(|k| {
+                k.try_iter()?
+                    .map(|n| n?.extract::<String>())
+                    .collect::<PyResult<Vec<_>>>()
+            })
+            .map_err(|e| py_fatal(py, "reading the scenario's parameters", &e))?;
+        for name in names {
+            match name.as_str() {
+                "config" => kwargs.set_item("config", config),
+                "sender" => kwargs.set_item("sender", sender),
+                other => return Err(Fatal::Message(format!(
+                    "scenario '{spec}': Don't know how to inject {other} into a scenario function!"
+                ))),
+            }
+            .map_err(|e| py_fatal(py, "calling the scenario", &e))?;
+        }
+    }
+    function
+        .call((), Some(&kwargs))
+        .map_err(|e| py_fatal(py, &format!("scenario '{spec}' raised"), &e))
+}
+
+/// Checks the scenario function's result: `(journey_spec, datapool, volume_model)` items.
+fn read_scenarios(
+    py: Python<'_>,
+    spec: &str,
+    result: &Bound<'_, PyAny>,
+) -> Result<Vec<ScenarioSpec>, Fatal> {
+    let shape = "each item must be (journey_spec, datapool or None, volume_model)";
+    let items = result.try_iter().map_err(|_| {
+        Fatal::Message(format!(
+            "scenario '{spec}' returned {}, not a list of scenarios; {shape}",
+            short_repr(result)
+        ))
+    })?;
+    let mut scenarios = Vec::new();
+    for (n, item) in items.enumerate() {
+        let item = item.map_err(|e| py_fatal(py, &format!("scenario '{spec}' raised"), &e))?;
+        let parts: Vec<Bound<'_, PyAny>> = match item.try_iter() {
+            Ok(it) if !item.is_instance_of::<PyString>() => it
+                .collect::<PyResult<_>>()
+                .map_err(|e| py_fatal(py, &format!("scenario '{spec}' item {n}"), &e))?,
+            _ => Vec::new(),
+        };
+        let [journey_spec, datapool, volume_model] = parts.as_slice() else {
+            return Err(Fatal::Message(format!(
+                "scenario '{spec}' item {n} is {}; {shape}",
+                short_repr(&item)
+            )));
+        };
+        let Ok(journey_spec) = journey_spec.extract::<String>() else {
+            return Err(Fatal::Message(format!(
+                "scenario '{spec}' item {n}: the journey spec {} is not a string",
+                short_repr(journey_spec)
+            )));
+        };
+        if !datapool.is_none() && !datapool.hasattr("checkout").unwrap_or(false) {
+            return Err(Fatal::Message(format!(
+                "scenario '{spec}' item {n}: {} is not a datapool (it has no checkout method)",
+                short_repr(datapool)
+            )));
+        }
+        if !volume_model.is_callable() {
+            return Err(Fatal::Message(format!(
+                "scenario '{spec}' item {n}: the volume model {} is not callable",
+                short_repr(volume_model)
+            )));
+        }
+        let journey = import_spec(py, &journey_spec, "journey spec")?;
+        if !journey.is_callable() {
+            return Err(Fatal::Message(format!(
+                "journey '{journey_spec}' is not a function"
+            )));
+        }
+        scenarios.push(ScenarioSpec {
+            journey_spec,
+            journey: journey.unbind(),
+            datapool: (!datapool.is_none()).then(|| datapool.clone().unbind()),
+            volume_model: volume_model.clone().unbind(),
+        });
+    }
+    Ok(scenarios)
+}
+
+fn short_repr(obj: &Bound<'_, PyAny>) -> String {
+    let text = obj
+        .repr()
+        .map(|r| r.to_string())
+        .unwrap_or_else(|_| "<unrepresentable>".into());
+    if text.chars().count() > 80 {
+        format!("{}...", text.chars().take(77).collect::<String>())
+    } else {
+        text
+    }
+}
+
+/// The processors of `--message-processors`: built-in names map to the Rust processors,
+/// other classes are instantiated with mite's options dict.
+fn message_processors<'py>(
+    py: Python<'py>,
+    options: &Options,
+) -> Result<(BuiltinSet, Vec<Py<PyAny>>, Vec<Py<PyAny>>), Fatal> {
+    let mut builtins = BuiltinSet::default();
+    let mut dict_listeners = Vec::new();
+    let mut raw_listeners = Vec::new();
+    let opts = options_dict(py, options).map_err(|e| py_fatal(py, "building the options", &e))?;
+    for spec in options
+        .message_processors
+        .split(',')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+    {
+        if builtins.enable(spec) {
+            continue;
+        }
+        let class = import_spec(py, spec, "message processor")?;
+        let instance = class.call1((&opts,)).map_err(|e| {
+            py_fatal(
+                py,
+                &format!("message processor '{spec}' failed to start"),
+                &e,
+            )
+        })?;
+        if let Ok(method) = instance.getattr("process_message") {
+            dict_listeners.push(method.unbind());
+        } else if let Ok(method) = instance.getattr("process_raw_message") {
+            raw_listeners.push(method.unbind());
+        } else {
+            return Err(Fatal::Message(format!(
+                "message processor '{spec}' has neither process_message nor process_raw_message"
+            )));
+        }
+    }
+    Ok((builtins, dict_listeners, raw_listeners))
+}
+
+/// mite's docopt options dict, handed to Python message processors.
+fn options_dict<'py>(py: Python<'py>, options: &Options) -> PyResult<Bound<'py, PyDict>> {
+    let dict = PyDict::new(py);
+    for (key, value) in options.docopt_dict() {
+        match value {
+            OptionValue::None => dict.set_item(key, py.None())?,
+            OptionValue::Flag(flag) => dict.set_item(key, flag)?,
+            OptionValue::Text(text) => dict.set_item(key, text)?,
+            OptionValue::List(items) => dict.set_item(key, items)?,
+        }
+    }
+    Ok(dict)
+}
+
+fn prepare_and_run(py: Python<'_>, cli: &Cli) -> Result<i32, Fatal> {
+    let options = &cli.options;
+    let test_name = match &cli.command {
+        Command::Scenario(ScenarioCommand::Test { spec }) => spec.clone(),
+        Command::Journey(
+            JourneyCommand::Test { journey, .. } | JourneyCommand::Run { journey, .. },
+        ) => journey.clone(),
+    };
+    let verdict = Verdict::new(
+        &ThresholdArgs {
+            max_errors: &options.max_errors_threshold,
+            max_response_time: &options.max_response_time_threshold,
+            mean_response_time: &options.mean_response_time_threshold,
+            stdev_response_time: &options.standard_deviation_response_time_threshold,
+            stdev_req_sec: &options.standard_deviation_req_sec_threshold,
+            benchmark_percentiles: &options.benchmark_percentiles,
+        },
+        options.report,
+    )
+    .map_err(Fatal::Message)?;
+    let config_manager = build_config(py, options)?;
+    let (builtins, dict_listeners, raw_listeners) = message_processors(py, options)?;
+    let filter = match &options.collector_filter {
+        Some(spec) => Some(PythonFilter::new(
+            import_spec(py, spec, "collector filter")?.unbind(),
+        )),
+        None => None,
+    };
+    let bus = Bus::start(
+        processors::build(ProcessorConfig {
+            builtins,
+            recorder_dir: options.recorder_dir.clone().into(),
+            collector_dir: options.collector_dir.clone().into(),
+            collector_roll: options.collector_roll.value,
+            collector_use_json: options.collector_use_json,
+            collector_filter: filter.map(|f| Box::new(f) as _),
+            journey_logging: options.journey_logging,
+            hide_constant_logs: options.hide_constant_logs,
+            report: options.report,
+        })
+        .map_err(Fatal::Message)?,
+    )
+    .map_err(|e| Fatal::Message(format!("cannot start the message bus: {e}")))?;
+    let sink = Bound::new(
+        py,
+        MessageSink::new(bus.sender(), dict_listeners, raw_listeners),
+    )
+    .map_err(|e| py_fatal(py, "creating the message sink", &e))?;
+
+    let scenarios = match &cli.command {
+        Command::Scenario(ScenarioCommand::Test { spec }) => {
+            let function = import_spec(py, spec, "scenario spec")?;
+            let result = call_scenario(py, spec, &function, &config_manager, &sink)?;
+            read_scenarios(py, spec, &result)?
+        }
+        Command::Journey(JourneyCommand::Test { journey, datapool }) => {
+            vec![journey_scenario(
+                py,
+                journey,
+                datapool.as_deref(),
+                false,
+                options.volume.value,
+            )?]
+        }
+        Command::Journey(JourneyCommand::Run { journey, datapool }) => {
+            vec![journey_scenario(
+                py,
+                journey,
+                datapool.as_deref(),
+                true,
+                1.0,
+            )?]
+        }
+    };
+    let config = journey_config(py, &config_manager)?;
+    let end = run_loop(
+        py,
+        RunnerOptions {
+            test_name,
+            config: config.into_any().unbind(),
+            sink: sink.unbind(),
+            scheduler: SchedulerConfig {
+                start_delay: options.delay_start_seconds.value,
+                period: options.max_loop_delay.value.max(0.001),
+                spawn_rate: Some(options.spawn_rate.value),
+            },
+            debug: options.debugging,
+            use_asyncio_tasks: options.asyncio_tasks,
+        },
+        scenarios,
+        options.memory_tracing,
+    )?;
+    let processors = bus.stop();
+    Ok(match end {
+        RunEnd::Completed => {
+            if verdict.judge(&processors) {
+                log::error!(target: "mite", "Mite test failed");
+                1
+            } else {
+                0
+            }
+        }
+        RunEnd::Interrupted(code) | RunEnd::Exit(code) => code,
+        RunEnd::Failed(message) => return Err(Fatal::Message(message)),
+    })
+}
+
+/// The one scenario of `journey test` (constant `--volume`, forever) and `journey run`
+/// (once: the datapool's first item, or no arguments).
+fn journey_scenario<'py>(
+    py: Python<'py>,
+    journey_spec: &str,
+    datapool_spec: Option<&str>,
+    once: bool,
+    volume: f64,
+) -> Result<ScenarioSpec, Fatal> {
+    let journey = import_spec(py, journey_spec, "journey spec")?;
+    let datapool = match datapool_spec {
+        Some(spec) => Some(import_spec(py, spec, "datapool spec")?),
+        None => None,
+    };
+    let make = |module: &str,
+                class: &str,
+                args: Bound<'py, PyTuple>|
+     -> Result<Bound<'py, PyAny>, Fatal> {
+        py.import(module)
+            .and_then(|m| m.getattr(class))
+            .and_then(|c| c.call1(args))
+            .map_err(|e| py_fatal(py, "creating the journey's datapool", &e))
+    };
+    let datapool = match (datapool, once) {
+        (Some(pool), true) => Some(make(
+            "mite.datapools",
+            "SingleRunDataPoolWrapper",
+            PyTuple::new(py, [pool]).unwrap(),
+        )?),
+        (Some(pool), false) => Some(pool),
+        (None, true) => {
+            let one_empty_item = PyList::new(py, [PyTuple::empty(py)]).unwrap();
+            Some(make(
+                "mite.datapools",
+                "IterableDataPool",
+                PyTuple::new(py, [one_empty_item]).unwrap(),
+            )?)
+        }
+        (None, false) => None,
+    };
+    let volume_model = Bound::new(py, super::volume::FixedVolume::new(volume as i64))
+        .map_err(|e| py_fatal(py, "creating the volume model", &e))?;
+    Ok(ScenarioSpec {
+        journey_spec: journey_spec.to_owned(),
+        journey: journey.unbind(),
+        datapool: datapool.map(Bound::unbind),
+        volume_model: volume_model.into_any().unbind(),
+    })
+}
+
+/// Creates the event loop (uvloop when installed, unless `MITE_PROFILE=1`), runs the test
+/// on it with signal handlers for Ctrl-C and SIGTERM, and closes it.
+fn run_loop(
+    py: Python<'_>,
+    options: RunnerOptions,
+    scenarios: Vec<ScenarioSpec>,
+    memory_tracing: bool,
+) -> Result<RunEnd, Fatal> {
+    let asyncio = py
+        .import("asyncio")
+        .map_err(|e| py_fatal(py, "importing asyncio", &e))?;
+    let use_uvloop = std::env::var("MITE_PROFILE").as_deref() != Ok("1");
+    let event_loop = match py.import("uvloop") {
+        Ok(uvloop) if use_uvloop => uvloop.call_method0("new_event_loop"),
+        _ => asyncio.call_method0("new_event_loop"),
+    }
+    .map_err(|e| py_fatal(py, "creating the event loop", &e))?;
+    asyncio
+        .call_method1("set_event_loop", (&event_loop,))
+        .map_err(|e| py_fatal(py, "setting the event loop", &e))?;
+    let runner = Runner::create(py, event_loop.clone().unbind(), options, scenarios)
+        .map_err(|e| py_fatal(py, "creating the runner", &e))?;
+    let runner = runner.bind(py);
+    let result = (|| -> PyResult<()> {
+        let signal = py.import("signal")?;
+        let interrupt = runner.getattr("_interrupt")?;
+        for (name, code) in [("SIGINT", 130), ("SIGTERM", 143)] {
+            event_loop.call_method1(
+                "add_signal_handler",
+                (signal.getattr(name)?, &interrupt, code),
+            )?;
+        }
+        let tracing = if memory_tracing {
+            Some(
+                py.import("mite._memory_tracing")?
+                    .call_method1("start", (&event_loop,))?,
+            )
+        } else {
+            None
+        };
+        event_loop.call_method1("call_soon", (runner.getattr("_start")?,))?;
+        let done = runner.borrow().done_future(py);
+        event_loop.call_method1("run_until_complete", (done,))?;
+        if let Some(tracing) = tracing {
+            tracing.call_method0("cancel")?;
+        }
+        for name in ["SIGINT", "SIGTERM"] {
+            event_loop.call_method1("remove_signal_handler", (signal.getattr(name)?,))?;
+        }
+        Ok(())
+    })();
+    let closed = close_loop(py, &event_loop);
+    match result {
+        Ok(()) => {}
+        Err(e) if e.is_instance_of::<PyKeyboardInterrupt>(py) => {
+            return Ok(RunEnd::Interrupted(130))
+        }
+        Err(e) => return Err(py_fatal(py, "the event loop failed", &e)),
+    }
+    if let Err(e) = closed {
+        log::warn!(target: "mite", "closing the event loop: {}", one_line(py, &e));
+    }
+    Ok(runner.borrow().end())
+}
+
+/// Cancels tasks journeys left behind (e.g. from `gather`), then closes the loop.
+fn close_loop(py: Python<'_>, event_loop: &Bound<'_, PyAny>) -> PyResult<()> {
+    let asyncio = py.import("asyncio")?;
+    let pending = asyncio.call_method1("all_tasks", (event_loop,))?;
+    let pending: Vec<Bound<'_, PyAny>> = pending.try_iter()?.collect::<PyResult<_>>()?;
+    if !pending.is_empty() {
+        for task in &pending {
+            task.call_method0("cancel")?;
+        }
+        let kwargs = PyDict::new(py);
+        kwargs.set_item("return_exceptions", true)?;
+        let gathered = asyncio.call_method("gather", PyTuple::new(py, &pending)?, Some(&kwargs))?;
+        event_loop.call_method1("run_until_complete", (gathered,))?;
+    }
+    event_loop.call_method1(
+        "run_until_complete",
+        (event_loop.call_method0("shutdown_asyncgens")?,),
+    )?;
+    event_loop.call_method0("close")?;
+    Ok(())
+}
+
+/// `--collector-filter`: a Python function deciding, from the raw msgpack bytes, whether the
+/// collector keeps a message. Runs on the bus thread, taking the GIL only for the call.
+pub struct PythonFilter {
+    function: Py<PyAny>,
+    warned: bool,
+}
+
+impl PythonFilter {
+    fn new(function: Py<PyAny>) -> Self {
+        PythonFilter {
+            function,
+            warned: false,
+        }
+    }
+}
+
+impl CollectorFilter for PythonFilter {
+    fn keep(&mut self, raw: &[u8]) -> bool {
+        Python::attach(|py| {
+            let bytes = pyo3::types::PyBytes::new(py, raw);
+            match self
+                .function
+                .call1(py, (bytes,))
+                .and_then(|r| r.is_truthy(py))
+            {
+                Ok(keep) => keep,
+                Err(e) => {
+                    if !self.warned {
+                        self.warned = true;
+                        log::error!(target: "mite.collector", "collector filter failed (keeping messages): {}", one_line(py, &e));
+                    }
+                    true
+                }
+            }
+        })
+    }
+}

@@ -1,0 +1,281 @@
+//! `mite.context.Context`: what a journey gets as `ctx`.
+//!
+//! A Context made by the runner sends through a native [`MessageSink`]: `ctx.send` walks the
+//! keyword arguments once into a Rust message, with no dict. A Context made by user code with
+//! a Python `send_fn` behaves exactly as mite's: it builds the dict and calls the function.
+
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
+
+use pyo3::exceptions::PyTypeError;
+use pyo3::prelude::*;
+use pyo3::types::{PyDict, PyString, PyTuple};
+
+use super::awaitable::Ready;
+use super::contextvars;
+use super::convert::{to_arc_str, to_value};
+use super::sink::MessageSink;
+use super::transaction::Transaction;
+use crate::clock::unix_time;
+use crate::messages::{keys, Envelope, Message, Value};
+
+enum SendTarget {
+    Native(Py<MessageSink>),
+    Python(Py<PyAny>),
+}
+
+enum StopSource {
+    Never,
+    Flag(Arc<AtomicBool>),
+    Function(Py<PyAny>),
+}
+
+/// The journey context. Instances take arbitrary attributes (`ctx.http`, fixtures, …).
+#[pyclass(dict, subclass, module = "mite.context", name = "Context")]
+pub struct Context {
+    target: SendTarget,
+    config: Py<PyAny>,
+    /// mite's `id_data`, as given (Python path) …
+    id_data: Option<Py<PyDict>>,
+    /// … and as message fields (native path).
+    envelope: Option<Arc<Envelope>>,
+    stop: StopSource,
+    debug: bool,
+    next_transaction_id: AtomicU64,
+}
+
+impl Context {
+    /// A context for one journey execution in the runner.
+    pub fn for_journey(
+        sink: Py<MessageSink>,
+        config: Py<PyAny>,
+        envelope: Arc<Envelope>,
+        stop: Arc<AtomicBool>,
+        debug: bool,
+    ) -> Self {
+        Context {
+            target: SendTarget::Native(sink),
+            config,
+            id_data: None,
+            envelope: Some(envelope),
+            stop: StopSource::Flag(stop),
+            debug,
+            next_transaction_id: AtomicU64::new(1),
+        }
+    }
+
+    pub fn next_transaction_id(&self) -> u64 {
+        self.next_transaction_id.fetch_add(1, Ordering::Relaxed)
+    }
+
+    pub fn debug(&self) -> bool {
+        self.debug
+    }
+
+    /// Sends a message built in Rust (`txn`, `error`, …) with the envelope and the given
+    /// transaction, taking the Python path when the send function is Python.
+    pub fn send_fields(
+        &self,
+        py: Python<'_>,
+        kind: Arc<str>,
+        fields: Vec<(Arc<str>, Value)>,
+        transaction: Option<(Arc<str>, u64)>,
+    ) -> PyResult<()> {
+        let msg = Message {
+            kind,
+            time: unix_time(),
+            fields,
+            envelope: self.envelope.clone(),
+            transaction,
+            has_transaction_keys: true,
+        };
+        match &self.target {
+            SendTarget::Native(sink) => sink.get().deliver(py, msg),
+            SendTarget::Python(send_fn) => {
+                let dict = PyDict::new(py);
+                for (key, value) in &msg.fields {
+                    dict.set_item(&**key, super::convert::to_py(py, value)?)?;
+                }
+                self.finish_python_message(py, send_fn, dict, &msg.kind, msg.time, msg.transaction)
+            }
+        }
+    }
+
+    /// Adds mite's envelope keys to a user dict and calls the Python send function.
+    fn finish_python_message(
+        &self,
+        py: Python<'_>,
+        send_fn: &Py<PyAny>,
+        dict: Bound<'_, PyDict>,
+        kind: &str,
+        time: f64,
+        transaction: Option<(Arc<str>, u64)>,
+    ) -> PyResult<()> {
+        dict.set_item(keys::type_().as_ref(), kind)?;
+        dict.set_item(keys::time().as_ref(), time)?;
+        if let Some(id_data) = &self.id_data {
+            dict.update(id_data.bind(py).as_mapping())?;
+        } else if let Some(envelope) = &self.envelope {
+            for (key, value) in &envelope.entries {
+                dict.set_item(&**key, super::convert::to_py(py, value)?)?;
+            }
+        }
+        let (name, id) = match transaction {
+            Some((name, id)) => (Some(name.to_string()), Some(id)),
+            None => (None, None),
+        };
+        dict.set_item("transaction", name)?;
+        dict.set_item("transaction_id", id)?;
+        send_fn.call1(py, (dict,))?;
+        Ok(())
+    }
+}
+
+/// The innermost active transaction of the current task: `(full name, id)`.
+pub fn current_transaction(py: Python<'_>) -> PyResult<Option<(Arc<str>, u64)>> {
+    let var = contextvars::active_transaction_var(py)?;
+    let Some(value) = contextvars::get(var)? else {
+        return Ok(None);
+    };
+    let Ok(pair) = value.cast::<PyTuple>() else {
+        return Ok(None);
+    };
+    if pair.len() != 2 {
+        return Ok(None);
+    }
+    let name = pair.get_item(0)?;
+    let Ok(name) = name.cast::<PyString>() else {
+        return Ok(None);
+    };
+    Ok(Some((to_arc_str(name)?, pair.get_item(1)?.extract()?)))
+}
+
+#[pymethods]
+impl Context {
+    #[new]
+    #[pyo3(signature = (send_fn, config, id_data=None, should_stop_func=None, debug=false))]
+    fn new(
+        py: Python<'_>,
+        send_fn: Bound<'_, PyAny>,
+        config: Py<PyAny>,
+        id_data: Option<Bound<'_, PyAny>>,
+        should_stop_func: Option<Py<PyAny>>,
+        debug: bool,
+    ) -> PyResult<Self> {
+        let target = match send_fn.cast::<MessageSink>() {
+            Ok(sink) => SendTarget::Native(sink.clone().unbind()),
+            Err(_) => SendTarget::Python(send_fn.unbind()),
+        };
+        let id_data = match id_data {
+            Some(d) if !d.is_none() => Some(d.cast_into::<PyDict>()?.copy()?),
+            _ => None,
+        };
+        // The native path needs the id data as message fields; a value msgpack cannot hold
+        // is an error there, exactly as it would be when mite packs the message.
+        let envelope = match (&target, &id_data) {
+            (SendTarget::Native(_), Some(d)) => Some(Arc::new(Envelope {
+                entries: d
+                    .iter()
+                    .map(|(k, v)| Ok((to_arc_str(k.cast()?)?, to_value(&v)?)))
+                    .collect::<PyResult<_>>()?,
+            })),
+            _ => None,
+        };
+        let _ = py;
+        Ok(Context {
+            target,
+            config,
+            id_data: id_data.map(Bound::unbind),
+            envelope,
+            stop: match should_stop_func {
+                Some(f) if !f.is_none(py) => StopSource::Function(f),
+                _ => StopSource::Never,
+            },
+            debug,
+            next_transaction_id: AtomicU64::new(1),
+        })
+    }
+
+    /// The configuration given at construction (in the runner, a dict shared by all
+    /// journeys).
+    #[getter]
+    fn config(&self, py: Python<'_>) -> Py<PyAny> {
+        self.config.clone_ref(py)
+    }
+
+    /// True once the test is stopping: no new journeys will be started.
+    #[getter]
+    fn should_stop(&self, py: Python<'_>) -> PyResult<bool> {
+        match &self.stop {
+            StopSource::Never => Ok(false),
+            StopSource::Flag(flag) => Ok(flag.load(Ordering::Relaxed)),
+            StopSource::Function(f) => f.call0(py)?.bind(py).is_truthy(),
+        }
+    }
+
+    /// `ctx.send(type, **fields)`: sends one message. Returns an awaitable that is already
+    /// done, so `await ctx.send(...)` works as well.
+    #[pyo3(signature = (r#type, **fields))]
+    fn send(
+        &self,
+        py: Python<'_>,
+        r#type: Bound<'_, PyAny>,
+        fields: Option<Bound<'_, PyDict>>,
+    ) -> PyResult<Py<Ready>> {
+        let transaction = current_transaction(py)?;
+        match &self.target {
+            SendTarget::Native(sink) => {
+                let kind = match r#type.cast::<PyString>() {
+                    Ok(s) => to_arc_str(s)?,
+                    Err(_) => {
+                        return Err(PyTypeError::new_err(format!(
+                            "message type must be a str, not {}",
+                            r#type.get_type().name()?
+                        )))
+                    }
+                };
+                let envelope = self.envelope.as_deref();
+                let mut values = Vec::with_capacity(fields.as_ref().map_or(0, |f| f.len()));
+                if let Some(fields) = &fields {
+                    for (key, value) in fields.iter() {
+                        let key = to_arc_str(key.cast()?)?;
+                        if keys::is_reserved(&key) || envelope.is_some_and(|e| e.contains(&key)) {
+                            continue;
+                        }
+                        values.push((key, to_value(&value)?));
+                    }
+                }
+                let msg = Message {
+                    kind,
+                    time: unix_time(),
+                    fields: values,
+                    envelope: self.envelope.clone(),
+                    transaction,
+                    has_transaction_keys: true,
+                };
+                sink.get().deliver(py, msg)?;
+            }
+            SendTarget::Python(send_fn) => {
+                let dict = match fields {
+                    Some(f) => f.copy()?,
+                    None => PyDict::new(py),
+                };
+                let kind = r#type.str()?;
+                self.finish_python_message(
+                    py,
+                    send_fn,
+                    dict,
+                    kind.to_str()?,
+                    unix_time(),
+                    transaction,
+                )?;
+            }
+        }
+        Ok(Ready::none(py))
+    }
+
+    /// `async with ctx.transaction(name):` — names nest as `outer :: inner`.
+    fn transaction(slf: Py<Self>, name: Bound<'_, PyString>) -> Transaction {
+        Transaction::new(slf, name.unbind())
+    }
+}

@@ -1,0 +1,393 @@
+//! The coroutine driver: Rust steps a journey's coroutine itself instead of wrapping it in an
+//! asyncio Task.
+//!
+//! Each step runs inside the journey's own `contextvars.Context` with the driver registered as
+//! asyncio's current task, exactly as `Task.__step` does, so `asyncio.current_task()`,
+//! `asyncio.timeout`, `wait_for`, `gather`, `sleep` and cancellation keep working inside
+//! journeys. What a step yields decides how it resumes: a bare `yield` (`sleep(0)`) resumes on
+//! the next loop iteration; an asyncio future resumes through its done callback (the driver
+//! object itself is the callback); anything else is an error thrown back into the coroutine.
+
+use std::cell::{Cell, RefCell};
+use std::ptr;
+
+use pyo3::exceptions::{PyRuntimeError, PyStopIteration};
+use pyo3::ffi;
+use pyo3::prelude::*;
+use pyo3::sync::PyOnceLock;
+use pyo3::types::PyTuple;
+
+use super::contextvars;
+use super::errors::cancelled_error;
+use super::runner::{Purpose, Runner};
+
+/// How one step of a coroutine ended.
+enum Step<'py> {
+    Yielded(Bound<'py, PyAny>),
+    Returned(Bound<'py, PyAny>),
+    Raised(PyErr),
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum State {
+    Pending,
+    Finished,
+    Cancelled,
+}
+
+/// asyncio's `_enter_task` / `_leave_task` (the C versions when available).
+fn task_registry(py: Python<'_>) -> PyResult<&(Py<PyAny>, Py<PyAny>)> {
+    static FUNCTIONS: PyOnceLock<(Py<PyAny>, Py<PyAny>)> = PyOnceLock::new();
+    FUNCTIONS.get_or_try_init(py, || {
+        let tasks = py.import("asyncio.tasks")?;
+        Ok::<_, PyErr>((
+            tasks.getattr("_enter_task")?.unbind(),
+            tasks.getattr("_leave_task")?.unbind(),
+        ))
+    })
+}
+
+/// A coroutine driven by Rust; asyncio sees it as the current Task while it runs.
+#[pyclass(unsendable, module = "mite._mite", name = "JourneyTask")]
+pub struct CoroTask {
+    coro: Py<PyAny>,
+    context: Py<PyAny>,
+    event_loop: Py<PyAny>,
+    runner: Py<Runner>,
+    name: RefCell<String>,
+    state: Cell<State>,
+    purpose: RefCell<Option<Purpose>>,
+    /// The asyncio future this task waits on, to cancel it on `cancel()`.
+    waiter: RefCell<Option<Py<PyAny>>>,
+    must_cancel: Cell<bool>,
+    cancel_message: RefCell<Option<Py<PyAny>>>,
+    cancel_requests: Cell<u32>,
+    outcome: RefCell<Option<Result<Py<PyAny>, PyErr>>>,
+    callbacks: RefCell<Vec<Py<PyAny>>>,
+}
+
+impl CoroTask {
+    pub fn new(
+        py: Python<'_>,
+        coro: Py<PyAny>,
+        context: Py<PyAny>,
+        runner: &Bound<'_, Runner>,
+        name: String,
+        purpose: Purpose,
+    ) -> Self {
+        CoroTask {
+            coro,
+            context,
+            event_loop: runner.borrow().event_loop(py),
+            runner: runner.clone().unbind(),
+            name: RefCell::new(name),
+            state: Cell::new(State::Pending),
+            purpose: RefCell::new(Some(purpose)),
+            waiter: RefCell::new(None),
+            must_cancel: Cell::new(false),
+            cancel_message: RefCell::new(None),
+            cancel_requests: Cell::new(0),
+            outcome: RefCell::new(None),
+            callbacks: RefCell::new(Vec::new()),
+        }
+    }
+
+    pub fn is_pending(&self) -> bool {
+        self.state.get() == State::Pending
+    }
+
+    /// Runs the coroutine until it suspends or finishes. `error` is thrown in instead of
+    /// sending `None`.
+    pub fn step(slf: &Bound<'_, Self>, mut error: Option<PyErr>) {
+        let this = slf.borrow();
+        let py = slf.py();
+        if this.state.get() != State::Pending {
+            return;
+        }
+        this.waiter.borrow_mut().take();
+        if this.must_cancel.replace(false) {
+            error = Some(this.cancelled_error(py));
+        }
+        let context = this.context.bind(py);
+        let step = contextvars::run_in(context, || {
+            let (enter, leave) = task_registry(py)?;
+            enter.call1(py, (&this.event_loop, slf))?;
+            let step = match error {
+                None => send_none(this.coro.bind(py)),
+                Some(e) => throw(this.coro.bind(py), e),
+            };
+            leave.call1(py, (&this.event_loop, slf))?;
+            Ok::<_, PyErr>(step)
+        })
+        .and_then(|inner| inner)
+        .and_then(|inner| inner);
+        match step {
+            Ok(Step::Yielded(awaited)) => Self::suspend(slf, awaited),
+            Ok(Step::Returned(value)) => Self::finish(slf, Ok(value.unbind())),
+            Ok(Step::Raised(e)) => Self::finish(slf, Err(e)),
+            // The task machinery itself failed (e.g. another task is running): nothing
+            // sensible can resume this coroutine, so it ends with that error.
+            Err(e) => Self::finish(slf, Err(e)),
+        }
+    }
+
+    fn suspend(slf: &Bound<'_, Self>, awaited: Bound<'_, PyAny>) {
+        let this = slf.borrow();
+        let py = slf.py();
+        if awaited.is_none() {
+            // A bare `yield` (asyncio.sleep(0)): run again on the next loop iteration.
+            if let Err(e) = this.event_loop.call_method1(py, "call_soon", (slf,)) {
+                Self::finish(slf, Err(e));
+            }
+            return;
+        }
+        let blocking = awaited
+            .getattr("_asyncio_future_blocking")
+            .and_then(|b| b.is_truthy())
+            .unwrap_or(false);
+        if !blocking {
+            let error = PyRuntimeError::new_err(format!(
+                "Task got bad yield: {}",
+                awaited.repr().map(|r| r.to_string()).unwrap_or_default()
+            ));
+            return Self::step(slf, Some(error));
+        }
+        let registered = awaited
+            .setattr("_asyncio_future_blocking", false)
+            .and_then(|()| awaited.call_method1("add_done_callback", (slf,)));
+        if let Err(e) = registered {
+            return Self::step(slf, Some(e));
+        }
+        if this.must_cancel.get() {
+            let message = this
+                .cancel_message
+                .borrow()
+                .as_ref()
+                .map(|m| m.clone_ref(py));
+            if awaited
+                .call_method1("cancel", (message,))
+                .and_then(|r| r.is_truthy())
+                .unwrap_or(false)
+            {
+                this.must_cancel.set(false);
+            }
+        }
+        *this.waiter.borrow_mut() = Some(awaited.unbind());
+    }
+
+    fn finish(slf: &Bound<'_, Self>, outcome: Result<Py<PyAny>, PyErr>) {
+        let this = slf.borrow();
+        let py = slf.py();
+        let cancelled =
+            matches!(&outcome, Err(e) if cancelled_error(py).is_ok_and(|c| e.is_instance(py, c)));
+        this.state.set(if cancelled {
+            State::Cancelled
+        } else {
+            State::Finished
+        });
+        *this.outcome.borrow_mut() = Some(match &outcome {
+            Ok(v) => Ok(v.clone_ref(py)),
+            Err(e) => Err(e.clone_ref(py)),
+        });
+        for callback in this.callbacks.take() {
+            if let Err(e) = this
+                .event_loop
+                .call_method1(py, "call_soon", (callback, slf))
+            {
+                e.print(py);
+            }
+        }
+        let purpose = this.purpose.borrow_mut().take();
+        let runner = this.runner.clone_ref(py);
+        drop(this);
+        if let Some(purpose) = purpose {
+            Runner::task_done(runner.bind(py), purpose, outcome);
+        }
+    }
+
+    fn cancelled_error(&self, py: Python<'_>) -> PyErr {
+        let message = self
+            .cancel_message
+            .borrow()
+            .as_ref()
+            .map(|m| m.clone_ref(py));
+        match cancelled_error(py) {
+            Ok(class) => match message {
+                Some(m) => PyErr::from_type(class.clone(), (m,)),
+                None => PyErr::from_type(class.clone(), ()),
+            },
+            Err(e) => e,
+        }
+    }
+}
+
+/// `coro.send(None)` without an exception object for the return value.
+fn send_none<'py>(coro: &Bound<'py, PyAny>) -> PyResult<Step<'py>> {
+    let py = coro.py();
+    let mut result: *mut ffi::PyObject = ptr::null_mut();
+    // SAFETY: `coro` is a live object; PyIter_Send returns a new reference in `result` for
+    // RETURN and NEXT, and sets an exception for ERROR.
+    let status = unsafe { ffi::PyIter_Send(coro.as_ptr(), ffi::Py_None(), &mut result) };
+    Ok(match status {
+        ffi::PySendResult::PYGEN_NEXT => {
+            // SAFETY: new reference per the contract above.
+            Step::Yielded(unsafe { Bound::from_owned_ptr(py, result) })
+        }
+        ffi::PySendResult::PYGEN_RETURN => {
+            // SAFETY: as above.
+            Step::Returned(unsafe { Bound::from_owned_ptr(py, result) })
+        }
+        ffi::PySendResult::PYGEN_ERROR => Step::Raised(PyErr::fetch(py)),
+    })
+}
+
+/// `coro.throw(error)`, mapping StopIteration to a return.
+fn throw<'py>(coro: &Bound<'py, PyAny>, error: PyErr) -> PyResult<Step<'py>> {
+    let py = coro.py();
+    let value = error.into_value(py);
+    match coro.call_method1("throw", (value.bind(py),)) {
+        Ok(yielded) => Ok(Step::Yielded(yielded)),
+        Err(e) if e.is_instance_of::<PyStopIteration>(py) => {
+            let value = e.value(py).getattr("value")?;
+            Ok(Step::Returned(value))
+        }
+        Err(e) => Ok(Step::Raised(e)),
+    }
+}
+
+#[pymethods]
+impl CoroTask {
+    /// Wake-up: called by the loop (after a bare yield) or by a future's done callback.
+    #[pyo3(signature = (*_args))]
+    fn __call__(slf: &Bound<'_, Self>, _args: &Bound<'_, PyTuple>) {
+        Self::step(slf, None);
+    }
+
+    #[pyo3(signature = (msg=None))]
+    fn cancel(slf: &Bound<'_, Self>, msg: Option<Py<PyAny>>) -> PyResult<bool> {
+        let this = slf.borrow();
+        let py = slf.py();
+        if this.state.get() != State::Pending {
+            return Ok(false);
+        }
+        this.cancel_requests.set(this.cancel_requests.get() + 1);
+        let waiter = this.waiter.borrow().as_ref().map(|w| w.clone_ref(py));
+        if let Some(waiter) = waiter {
+            if waiter
+                .call_method1(py, "cancel", (msg.as_ref().map(|m| m.clone_ref(py)),))?
+                .is_truthy(py)?
+            {
+                // The waiter's done callback resumes us; the coroutine sees CancelledError.
+                return Ok(true);
+            }
+        }
+        this.must_cancel.set(true);
+        *this.cancel_message.borrow_mut() = msg;
+        Ok(true)
+    }
+
+    fn cancelling(&self) -> u32 {
+        self.cancel_requests.get()
+    }
+
+    fn uncancel(&self) -> u32 {
+        let n = self.cancel_requests.get().saturating_sub(1);
+        self.cancel_requests.set(n);
+        n
+    }
+
+    fn done(&self) -> bool {
+        self.state.get() != State::Pending
+    }
+
+    fn cancelled(&self) -> bool {
+        self.state.get() == State::Cancelled
+    }
+
+    fn result(&self, py: Python<'_>) -> PyResult<Py<PyAny>> {
+        match &*self.outcome.borrow() {
+            Some(Ok(v)) => Ok(v.clone_ref(py)),
+            Some(Err(e)) => Err(e.clone_ref(py)),
+            None => Err(invalid_state(py, "Result is not set.")),
+        }
+    }
+
+    fn exception(&self, py: Python<'_>) -> PyResult<Option<Py<PyAny>>> {
+        match &*self.outcome.borrow() {
+            Some(Ok(_)) => Ok(None),
+            Some(Err(e)) if self.state.get() == State::Cancelled => Err(e.clone_ref(py)),
+            Some(Err(e)) => Ok(Some(e.value(py).clone().into_any().unbind())),
+            None => Err(invalid_state(py, "Exception is not set.")),
+        }
+    }
+
+    #[pyo3(signature = (callback, *, context=None))]
+    fn add_done_callback(
+        slf: &Bound<'_, Self>,
+        callback: Py<PyAny>,
+        context: Option<Py<PyAny>>,
+    ) -> PyResult<()> {
+        let _ = context;
+        let this = slf.borrow();
+        if this.state.get() == State::Pending {
+            this.callbacks.borrow_mut().push(callback);
+        } else {
+            this.event_loop
+                .call_method1(slf.py(), "call_soon", (callback, slf))?;
+        }
+        Ok(())
+    }
+
+    fn remove_done_callback(&self, py: Python<'_>, callback: Py<PyAny>) -> PyResult<usize> {
+        let mut callbacks = self.callbacks.borrow_mut();
+        let before = callbacks.len();
+        let mut kept = Vec::with_capacity(before);
+        for cb in callbacks.drain(..) {
+            if !cb.bind(py).eq(callback.bind(py))? {
+                kept.push(cb);
+            }
+        }
+        *callbacks = kept;
+        Ok(before - callbacks.len())
+    }
+
+    fn get_name(&self) -> String {
+        self.name.borrow().clone()
+    }
+
+    fn set_name(&self, value: Bound<'_, PyAny>) -> PyResult<()> {
+        *self.name.borrow_mut() = value.str()?.to_string();
+        Ok(())
+    }
+
+    fn get_coro(&self, py: Python<'_>) -> Py<PyAny> {
+        self.coro.clone_ref(py)
+    }
+
+    fn get_loop(&self, py: Python<'_>) -> Py<PyAny> {
+        self.event_loop.clone_ref(py)
+    }
+
+    fn get_context(&self, py: Python<'_>) -> Py<PyAny> {
+        self.context.clone_ref(py)
+    }
+
+    fn __repr__(&self) -> String {
+        let state = match self.state.get() {
+            State::Pending => "pending",
+            State::Finished => "finished",
+            State::Cancelled => "cancelled",
+        };
+        format!("<JourneyTask {} name={:?}>", state, self.name.borrow())
+    }
+}
+
+fn invalid_state(py: Python<'_>, message: &str) -> PyErr {
+    match py
+        .import("asyncio")
+        .and_then(|m| m.getattr("InvalidStateError"))
+    {
+        Ok(class) => PyErr::from_value(class.call1((message,)).unwrap_or(class)),
+        Err(e) => e,
+    }
+}
