@@ -2,6 +2,7 @@ import logging
 import os
 
 import pytest
+
 from mite.config import ConfigManager, default_config_loader
 
 

@@ -1,6 +1,7 @@
 import traceback
 
 import pytest
+
 from mite.exceptions import DataPoolExhausted, MiteError
 
 

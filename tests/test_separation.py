@@ -2,9 +2,10 @@ import asyncio
 import time
 import types
 
+import pytest
+
 import mite.separation
 import mite.utils
-import pytest
 from mite import (
     ensure_average_separation,
     ensure_fixed_separation,

@@ -5,8 +5,9 @@ import sys
 import time
 import types
 
-import mite.utils
 import pytest
+
+import mite.utils
 from mite.utils import _msg_backend_module, pack_msg, sleep, spec_import, unpack_msg
 
 # spec_import

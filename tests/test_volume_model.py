@@ -2,6 +2,7 @@ import dataclasses
 import re
 
 import pytest
+
 from mite.scenario import StopVolumeModel
 from mite.volume_model import Compound, Constant, Nothing, Ramp, oneshot_vm
 
