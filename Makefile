@@ -1,0 +1,47 @@
+# The few commands a contributor needs. `make test` works on a fresh machine with Python 3.10+
+# and a Rust toolchain: it creates .venv, installs the package (building the Rust core) and runs
+# every test.
+
+VENV ?= .venv
+PYTHON ?= python3
+PY := $(VENV)/bin/python
+# cargo test links libpython; a shared-library Python (pyenv, Debian) keeps it here.
+PYLIBDIR := $(shell $(PYTHON) -c 'import sysconfig; print(sysconfig.get_config_var("LIBDIR") or "")')
+
+.PHONY: venv install develop test test-rust test-python lint fmt clean
+
+venv: $(PY)
+
+$(PY):
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q "maturin>=1.7,<2" "pytest>=7" msgpack ruff
+
+# What users get: a release build installed into the venv.
+install: venv
+	$(PY) -m pip install -q .
+
+# An editable debug build for working on the code.
+develop: venv
+	$(VENV)/bin/maturin develop
+
+test: install test-rust test-python
+
+test-rust:
+	LD_LIBRARY_PATH=$(PYLIBDIR):$$LD_LIBRARY_PATH cargo test
+
+test-python: venv
+	$(PY) -m pytest
+
+lint: venv
+	cargo fmt --check
+	cargo clippy --all-targets -- -D warnings
+	$(VENV)/bin/ruff check python tests
+	$(VENV)/bin/ruff format --check python tests
+
+fmt: venv
+	cargo fmt
+	$(VENV)/bin/ruff format python tests
+
+clean:
+	rm -rf $(VENV) target
