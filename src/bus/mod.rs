@@ -128,8 +128,11 @@ mod tests {
     use super::*;
     use crate::messages::{decode_stream, Value};
 
+    /// Each message's type and msgpack bytes, as the processor saw them.
+    type Seen = Arc<Mutex<Vec<(String, Vec<u8>)>>>;
+
     struct Recording {
-        seen: Arc<Mutex<Vec<(String, Vec<u8>)>>>,
+        seen: Seen,
         finished: Arc<Mutex<bool>>,
     }
 

@@ -232,9 +232,11 @@ fn call_scenario<'py>(
             match name.as_str() {
                 "config" => kwargs.set_item("config", config),
                 "sender" => kwargs.set_item("sender", sender),
-                other => return Err(Fatal::Message(format!(
+                other => {
+                    return Err(Fatal::Message(format!(
                     "scenario '{spec}': Don't know how to inject {other} into a scenario function!"
-                ))),
+                )))
+                }
             }
             .map_err(|e| py_fatal(py, "calling the scenario", &e))?;
         }
@@ -320,10 +322,7 @@ fn short_repr(obj: &Bound<'_, PyAny>) -> String {
 
 /// The processors of `--message-processors`: built-in names map to the Rust processors,
 /// other classes are instantiated with mite's options dict.
-fn message_processors<'py>(
-    py: Python<'py>,
-    options: &Options,
-) -> Result<(BuiltinSet, Vec<Py<PyAny>>, Vec<Py<PyAny>>), Fatal> {
+fn message_processors(py: Python<'_>, options: &Options) -> Result<Processors, Fatal> {
     let mut builtins = BuiltinSet::default();
     let mut dict_listeners = Vec::new();
     let mut raw_listeners = Vec::new();
@@ -355,7 +354,20 @@ fn message_processors<'py>(
             )));
         }
     }
-    Ok((builtins, dict_listeners, raw_listeners))
+    Ok(Processors {
+        builtins,
+        dict_listeners,
+        raw_listeners,
+    })
+}
+
+/// The message processors `--message-processors` asks for.
+struct Processors {
+    builtins: BuiltinSet,
+    /// Python processors' `process_message` methods.
+    dict_listeners: Vec<Py<PyAny>>,
+    /// Python processors' `process_raw_message` methods.
+    raw_listeners: Vec<Py<PyAny>>,
 }
 
 /// mite's docopt options dict, handed to Python message processors.
@@ -393,7 +405,11 @@ fn prepare_and_run(py: Python<'_>, cli: &Cli) -> Result<i32, Fatal> {
     )
     .map_err(Fatal::Message)?;
     let config_manager = build_config(py, options)?;
-    let (builtins, dict_listeners, raw_listeners) = message_processors(py, options)?;
+    let Processors {
+        builtins,
+        dict_listeners,
+        raw_listeners,
+    } = message_processors(py, options)?;
     let filter = match &options.collector_filter {
         Some(spec) => Some(PythonFilter::new(
             import_spec(py, spec, "collector filter")?.unbind(),

@@ -130,6 +130,15 @@ pub struct JourneyRun {
     start_time: f64,
 }
 
+/// A journey execution ready to be driven.
+struct Prepared<'py> {
+    ctx: Py<Context>,
+    journey_context: Bound<'py, PyAny>,
+    root: (Arc<str>, u64),
+    /// What calling the journey gave: normally a coroutine, or the exception it raised.
+    call: PyResult<Bound<'py, PyAny>>,
+}
+
 /// What a driven coroutine was for; the runner continues accordingly when it finishes.
 pub enum Purpose {
     Journey(JourneyRun),
@@ -544,14 +553,15 @@ impl Runner {
                         })
                     })
                 }),
-                Pool::Iterable(p) => p.get().next_item(py).map(|item| match item {
-                    Some((i, data)) => Some(Some(Item {
-                        id: i.into_pyobject(py).unwrap().into_any().unbind(),
-                        id_value: Value::UInt(i),
-                        index: None,
-                        data,
-                    })),
-                    None => None,
+                Pool::Iterable(p) => p.get().next_item(py).map(|item| {
+                    item.map(|(i, data)| {
+                        Some(Item {
+                            id: i.into_pyobject(py).unwrap().into_any().unbind(),
+                            id_value: Value::UInt(i),
+                            index: None,
+                            data,
+                        })
+                    })
                 }),
                 Pool::SingleRun(p) => p.bind(py).borrow_mut().take(py).map(|item| {
                     item.map(|(i, data)| {
@@ -775,10 +785,12 @@ impl Runner {
                     .map(|v| v.map(Bound::unbind))
                     .collect::<PyResult<_>>()
                     .map_err(|e| one_line(py, &e))?,
-                Err(_) => return Err(format!(
+                Err(_) => {
+                    return Err(format!(
                     "datapool item {} for journey {spec} is not a sequence: items must be tuples",
                     py_repr(item.data.bind(py))
-                )),
+                ))
+                }
             },
         };
         if !self.state.borrow_mut().scenarios[id as usize - 1]
@@ -850,27 +862,8 @@ impl Runner {
             this.stop_flag.clone(),
             this.debug,
         );
-        let result = (|| -> PyResult<(Py<Context>, Bound<'_, PyAny>, Bound<'_, PyAny>, (Arc<str>, u64), PyResult<Bound<'_, PyAny>>)> {
-            let ctx = Bound::new(py, context)?;
-            this.apply_fixture(py, &journey, &ctx)?;
-            let base = this.base_context.borrow().as_ref().map(|c| c.clone_ref(py));
-            let journey_context = match base {
-                Some(base) => contextvars::copy(base.bind(py))?,
-                None => contextvars::copy_current(py)?,
-            };
-            let mut args = vec![ctx.clone().into_any()];
-            if let Some(item) = &item {
-                args.extend(item.data.bind(py).try_iter()?.collect::<PyResult<Vec<_>>>()?);
-            }
-            let args = PyTuple::new(py, args)?;
-            let (root, call) = contextvars::run_in(&journey_context, || -> PyResult<_> {
-                let (_token, name, txn_id) = enter(py, &ctx.borrow(), "__root__")?;
-                Ok(((name, txn_id), journey.bind(py).call1(&args)))
-            })??;
-            Ok((ctx.unbind(), journey_context, args.into_any(), root, call))
-        })();
-        let (ctx, journey_context, _args, root, call) = match result {
-            Ok(parts) => parts,
+        let prepared = match this.prepare(py, context, &journey, item.as_ref()) {
+            Ok(prepared) => prepared,
             Err(e) => {
                 this.state.borrow_mut().scheduler.release(id);
                 this.fail(
@@ -880,6 +873,12 @@ impl Runner {
                 return;
             }
         };
+        let Prepared {
+            ctx,
+            journey_context,
+            root,
+            call,
+        } = prepared;
         let run = JourneyRun {
             serial,
             scenario: id,
@@ -934,6 +933,44 @@ impl Runner {
                 format!("cannot start journey {spec}: {}", one_line(py, &e)),
             ),
         }
+    }
+
+    /// Creates the journey's `ctx` and contextvars context, enters `__root__` in it and calls
+    /// the journey (which, for an `async def`, only creates the coroutine).
+    fn prepare<'py>(
+        &self,
+        py: Python<'py>,
+        context: Context,
+        journey: &Py<PyAny>,
+        item: Option<&Item>,
+    ) -> PyResult<Prepared<'py>> {
+        let ctx = Bound::new(py, context)?;
+        self.apply_fixture(py, journey, &ctx)?;
+        let base = self.base_context.borrow().as_ref().map(|c| c.clone_ref(py));
+        let journey_context = match base {
+            Some(base) => contextvars::copy(base.bind(py))?,
+            None => contextvars::copy_current(py)?,
+        };
+        let mut args = vec![ctx.clone().into_any()];
+        if let Some(item) = item {
+            args.extend(
+                item.data
+                    .bind(py)
+                    .try_iter()?
+                    .collect::<PyResult<Vec<_>>>()?,
+            );
+        }
+        let args = PyTuple::new(py, args)?;
+        let (root, call) = contextvars::run_in(&journey_context, || -> PyResult<_> {
+            let (_token, name, txn_id) = enter(py, &ctx.borrow(), "__root__")?;
+            Ok(((name, txn_id), journey.bind(py).call1(&args)))
+        })??;
+        Ok(Prepared {
+            ctx: ctx.unbind(),
+            journey_context,
+            root,
+            call,
+        })
     }
 
     /// The `--asyncio-tasks` path: the journey runs as a plain asyncio Task.
