@@ -8,6 +8,7 @@ pub mod cli;
 pub mod clock;
 pub mod collector;
 pub mod engine;
+pub mod http;
 pub mod logging;
 pub mod messages;
 pub mod recorder;

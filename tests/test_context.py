@@ -3,6 +3,7 @@ import contextvars
 import gc
 import sys
 import time
+import types
 import warnings
 
 import pytest
@@ -646,6 +647,27 @@ def test_transaction_restores_active_transaction_after_an_exception():
             return active_transaction.get()
 
     assert asyncio.run(journey()) == ("a", 1)
+
+
+def test_debug_context_runs_the_post_mortem_hook_then_exits_1(monkeypatch):
+    handling = []
+    hooks = types.ModuleType("post_mortem_hooks")
+    hooks.hook = lambda: handling.append(sys.exc_info()[1])
+    monkeypatch.setitem(sys.modules, "post_mortem_hooks", hooks)
+    monkeypatch.setenv("PYTHONPOSTMORTEM", "post_mortem_hooks.hook")
+    ctx, sent = make_context(debug=True)
+    exc = ValueError("bad")
+
+    async def journey():
+        async with ctx.transaction("a"):
+            raise exc
+
+    with pytest.raises(SystemExit) as caught:
+        asyncio.run(journey())
+
+    assert caught.value.code == 1
+    assert handling == [exc]
+    assert [msg["type"] for msg in sent] == ["exception", "txn"]
 
 
 # transactions across tasks

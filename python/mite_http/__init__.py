@@ -1,1 +1,63 @@
-"""mite_http"""
+"""HTTP for journeys: ``@mite_http`` gives the journey ``ctx.http``, a session on mite-rs's
+Rust HTTP engine (one keep-alive connection pool per runner, a cookie jar per session).
+
+    @mite_http
+    async def journey(ctx):
+        async with ctx.transaction("Log in"):
+            resp = await ctx.http.post(url, json={"username": "u", "password": "p"})
+
+Every response (redirect hops included) is reported as an ``http_metrics`` message.
+"""
+
+import functools
+
+from mite._mite import HttpSession as Session
+from mite_http.cookies import Cookie
+from mite_http.exceptions import AcurlError, HttpError, RequestError
+from mite_http.headers import Headers
+
+__all__ = [
+    "AcurlError",
+    "AcurlSessionWrapper",
+    "Cookie",
+    "Headers",
+    "HttpError",
+    "RequestError",
+    "Session",
+    "SessionPool",
+    "create_http_cookie",
+    "mite_http",
+]
+
+# mite's name for the object behind ``ctx.http``.
+AcurlSessionWrapper = Session
+
+
+def mite_http(func):
+    """Gives each call of the journey a fresh HTTP session as ``ctx.http``.
+
+    As in mite, ``ctx.http`` is removed when the journey returns and left in place when it
+    raises.
+    """
+
+    @functools.wraps(func)
+    async def wrapper(ctx, *args, **kwargs):
+        ctx.http = Session(ctx)
+        result = await func(ctx, *args, **kwargs)
+        del ctx.http
+        return result
+
+    return wrapper
+
+
+class SessionPool:
+    """mite's API for the decorator; sessions share the runner's connection pool."""
+
+    @classmethod
+    def decorator(cls, func):
+        return mite_http(func)
+
+
+def create_http_cookie(ctx, *args, **kwargs):
+    """A cookie for ``cookies=``: ``create_http_cookie(ctx, domain, name, value)``."""
+    return Cookie(*args, **kwargs)

@@ -53,6 +53,8 @@ pub struct Scheduler<M> {
     /// Time zero (the end of the start delay), once reached.
     zero: Option<f64>,
     current_period_end: i64,
+    /// Test time of the last evaluation (see `refresh`).
+    last_evaluation: Option<f64>,
     limit: SpawnLimit,
     /// Round-robin position, so no scenario is favoured when slots are scarce.
     next_pick: usize,
@@ -66,6 +68,7 @@ impl<M: VolumeModel> Scheduler<M> {
             scenarios: Vec::new(),
             zero: None,
             current_period_end: 0,
+            last_evaluation: None,
             next_pick: 0,
         }
     }
@@ -106,6 +109,16 @@ impl<M: VolumeModel> Scheduler<M> {
         if t < self.current_period_end as f64 {
             return Ok(removed);
         }
+        // With a period under a second, `int(t + period)` can stay at or below `t`, and mite
+        // re-evaluates on every work request; evaluate at most once per period instead.
+        if self.config.period < 1.0
+            && self
+                .last_evaluation
+                .is_some_and(|last| t < last + self.config.period)
+        {
+            return Ok(removed);
+        }
+        self.last_evaluation = Some(t);
         let start = self.current_period_end;
         let end = (t + self.config.period) as i64;
         for scenario in self.scenarios.iter_mut().filter(|s| s.active) {
@@ -296,6 +309,20 @@ mod tests {
             s.refresh(now).unwrap();
         }
         assert_eq!(s.scenarios[0].model.calls, [(0, 1), (1, 2), (2, 3), (3, 4)]);
+    }
+
+    #[test]
+    fn short_periods_evaluate_once_per_period_not_on_every_call() {
+        let mut s = Scheduler::new(SchedulerConfig {
+            start_delay: 0.0,
+            period: 0.2,
+            spawn_rate: None,
+        });
+        s.add_scenario(model(|_, _| Volume::Level(1)));
+        for i in 0..100 {
+            s.refresh(f64::from(i) * 0.01).unwrap();
+        }
+        assert_eq!(s.scenarios[0].model.calls.len(), 5);
     }
 
     #[test]

@@ -11,6 +11,8 @@ use pyo3::sync::PyOnceLock;
 #[pyclass(frozen, module = "mite._mite")]
 pub struct Ready {
     value: Option<Py<PyAny>>,
+    /// Raised by `await` instead of returning (as an `async def` raises only when awaited).
+    error: Option<PyErr>,
 }
 
 impl Ready {
@@ -18,16 +20,51 @@ impl Ready {
     pub fn none(py: Python<'_>) -> Py<Ready> {
         static NONE: PyOnceLock<Py<Ready>> = PyOnceLock::new();
         NONE.get_or_init(py, || {
-            Py::new(py, Ready { value: None }).expect("allocating the shared Ready")
+            Py::new(
+                py,
+                Ready {
+                    value: None,
+                    error: None,
+                },
+            )
+            .expect("allocating the shared Ready")
         })
         .clone_ref(py)
     }
 
     pub fn with_value(py: Python<'_>, value: Py<PyAny>) -> PyResult<Py<Ready>> {
-        Py::new(py, Ready { value: Some(value) })
+        Py::new(
+            py,
+            Ready {
+                value: Some(value),
+                error: None,
+            },
+        )
+    }
+
+    /// An awaitable that raises `error` when awaited.
+    pub fn failing(py: Python<'_>, error: PyErr) -> PyResult<Py<Ready>> {
+        Py::new(
+            py,
+            Ready {
+                value: None,
+                error: Some(error),
+            },
+        )
+    }
+
+    /// The awaitable of a result: its value, or its error raised at `await`.
+    pub fn of(py: Python<'_>, result: PyResult<Py<PyAny>>) -> PyResult<Py<Ready>> {
+        match result {
+            Ok(value) => Self::with_value(py, value),
+            Err(error) => Self::failing(py, error),
+        }
     }
 
     fn finish(&self, py: Python<'_>) -> PyResult<Option<Py<PyAny>>> {
+        if let Some(error) = &self.error {
+            return Err(error.clone_ref(py));
+        }
         match &self.value {
             None => Ok(None),
             Some(v) => Err(PyStopIteration::new_err((v.clone_ref(py),))),

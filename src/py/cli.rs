@@ -431,16 +431,38 @@ fn prepare_and_run(py: Python<'_>, cli: &Cli) -> Result<i32, Fatal> {
         .map_err(Fatal::Message)?,
     )
     .map_err(|e| Fatal::Message(format!("cannot start the message bus: {e}")))?;
-    let sink = Bound::new(
-        py,
-        MessageSink::new(bus.sender(), dict_listeners, raw_listeners),
-    )
-    .map_err(|e| py_fatal(py, "creating the message sink", &e))?;
+    let sink = MessageSink::new(bus.sender(), dict_listeners, raw_listeners);
+    let end = run_scenarios(py, cli, test_name, &config_manager, sink);
+    // The bus thread may need the GIL to finish (a Python collector filter): release it.
+    let processors = py.detach(|| bus.stop());
+    Ok(match end? {
+        RunEnd::Completed => {
+            if verdict.judge(&processors) {
+                log::error!(target: "mite", "Mite test failed");
+                1
+            } else {
+                0
+            }
+        }
+        RunEnd::Interrupted(code) | RunEnd::Exit(code) => code,
+        RunEnd::Failed(message) => return Err(Fatal::Message(message)),
+    })
+}
 
+/// Reads the scenarios (calling the scenario function) and runs them to the end.
+fn run_scenarios(
+    py: Python<'_>,
+    cli: &Cli,
+    test_name: String,
+    config_manager: &Bound<'_, PyAny>,
+    sink: MessageSink,
+) -> Result<RunEnd, Fatal> {
+    let options = &cli.options;
+    let sink = Bound::new(py, sink).map_err(|e| py_fatal(py, "creating the message sink", &e))?;
     let scenarios = match &cli.command {
         Command::Scenario(ScenarioCommand::Test { spec }) => {
             let function = import_spec(py, spec, "scenario spec")?;
-            let result = call_scenario(py, spec, &function, &config_manager, &sink)?;
+            let result = call_scenario(py, spec, &function, config_manager, &sink)?;
             read_scenarios(py, spec, &result)?
         }
         Command::Journey(JourneyCommand::Test { journey, datapool }) => {
@@ -462,8 +484,8 @@ fn prepare_and_run(py: Python<'_>, cli: &Cli) -> Result<i32, Fatal> {
             )?]
         }
     };
-    let config = journey_config(py, &config_manager)?;
-    let end = run_loop(
+    let config = journey_config(py, config_manager)?;
+    run_loop(
         py,
         RunnerOptions {
             test_name,
@@ -479,20 +501,7 @@ fn prepare_and_run(py: Python<'_>, cli: &Cli) -> Result<i32, Fatal> {
         },
         scenarios,
         options.memory_tracing,
-    )?;
-    let processors = bus.stop();
-    Ok(match end {
-        RunEnd::Completed => {
-            if verdict.judge(&processors) {
-                log::error!(target: "mite", "Mite test failed");
-                1
-            } else {
-                0
-            }
-        }
-        RunEnd::Interrupted(code) | RunEnd::Exit(code) => code,
-        RunEnd::Failed(message) => return Err(Fatal::Message(message)),
-    })
+    )
 }
 
 /// The one scenario of `journey test` (constant `--volume`, forever) and `journey run`

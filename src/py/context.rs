@@ -16,6 +16,7 @@ use super::contextvars;
 use super::convert::{to_arc_str, to_value};
 use super::sink::MessageSink;
 use super::transaction::Transaction;
+use crate::bus::BusSender;
 use crate::clock::unix_time;
 use crate::messages::{keys, Envelope, Message, Value};
 
@@ -61,6 +62,18 @@ impl Context {
             stop: StopSource::Flag(stop),
             debug,
             next_transaction_id: AtomicU64::new(1),
+        }
+    }
+
+    /// Where messages can go straight from Rust (any thread): the bus and the envelope, when
+    /// this context sends natively and no Python processor is installed.
+    pub fn native_route(&self) -> Option<(BusSender, Option<Arc<Envelope>>)> {
+        match &self.target {
+            SendTarget::Native(sink) => sink
+                .get()
+                .bus_only()
+                .map(|bus| (bus, self.envelope.clone())),
+            SendTarget::Python(_) => None,
         }
     }
 

@@ -9,7 +9,7 @@ use std::sync::Mutex;
 use pyo3::exceptions::PyException;
 use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
-use pyo3::types::{PyIterator, PyTuple, PyType};
+use pyo3::types::{PyDict, PyIterator, PyTuple, PyType};
 
 use super::awaitable::Ready;
 use super::errors::new_datapool_exhausted;
@@ -103,25 +103,33 @@ impl RecyclableIterableDataPool {
     }
 }
 
+// Arguments are taken by `__init__`, not `__new__`, so Python subclasses can define their own
+// `__init__` and call `super().__init__(...)`, as with mite's pure-Python pools.
 #[pymethods]
 impl RecyclableIterableDataPool {
     #[new]
-    fn new(iterable: Py<PyAny>) -> Self {
+    #[pyo3(signature = (*_args, **_kwargs))]
+    fn new(_args: &Bound<'_, PyTuple>, _kwargs: Option<&Bound<'_, PyDict>>) -> Self {
         RecyclableIterableDataPool {
-            state: Mutex::new(Recyclable::Unread(Some(iterable))),
+            state: Mutex::new(Recyclable::Unread(None)),
         }
+    }
+
+    fn __init__(&self, iterable: Py<PyAny>) {
+        *lock(&self.state) = Recyclable::Unread(Some(iterable));
     }
 
     /// `await pool.checkout(config)` → `DataPoolItem`; raises when every item is out.
     #[pyo3(signature = (config=None))]
     fn checkout(&self, py: Python<'_>, config: Option<Py<PyAny>>) -> PyResult<Py<Ready>> {
         let _ = config;
-        match self.try_checkout(py)? {
-            Some((id, data)) => Ready::with_value(py, data_pool_item(py, id, &data)?),
+        let item = self.try_checkout(py).and_then(|item| match item {
+            Some((id, data)) => data_pool_item(py, id, &data),
             None => Err(PyException::new_err(
                 "Recyclable iterable datapool was emptied!",
             )),
-        }
+        });
+        Ready::of(py, item)
     }
 
     /// `await pool.checkin(item_id)`.
@@ -144,14 +152,17 @@ impl RecyclableIterableDataPool {
 /// Hands out each item once (ids from 1), then raises `DataPoolExhausted`.
 #[pyclass(frozen, subclass, module = "mite.datapools")]
 pub struct IterableDataPool {
-    iterator: Py<PyIterator>,
+    iterator: Mutex<Option<Py<PyIterator>>>,
     next_id: Mutex<u64>,
 }
 
 impl IterableDataPool {
     /// The next item, or `None` when the iterable is used up.
     pub fn next_item(&self, py: Python<'_>) -> PyResult<Option<(u64, Py<PyAny>)>> {
-        match self.iterator.bind(py).clone().next() {
+        let Some(iterator) = lock(&self.iterator).as_ref().map(|it| it.clone_ref(py)) else {
+            return Ok(None);
+        };
+        match iterator.bind(py).clone().next() {
             Some(Ok(item)) => {
                 let mut next_id = lock(&self.next_id);
                 let id = *next_id;
@@ -167,20 +178,27 @@ impl IterableDataPool {
 #[pymethods]
 impl IterableDataPool {
     #[new]
-    fn new(iterable: Bound<'_, PyAny>) -> PyResult<Self> {
-        Ok(IterableDataPool {
-            iterator: iterable.try_iter()?.unbind(),
+    #[pyo3(signature = (*_args, **_kwargs))]
+    fn new(_args: &Bound<'_, PyTuple>, _kwargs: Option<&Bound<'_, PyDict>>) -> Self {
+        IterableDataPool {
+            iterator: Mutex::new(None),
             next_id: Mutex::new(1),
-        })
+        }
+    }
+
+    fn __init__(&self, iterable: Bound<'_, PyAny>) -> PyResult<()> {
+        *lock(&self.iterator) = Some(iterable.try_iter()?.unbind());
+        Ok(())
     }
 
     #[pyo3(signature = (config=None))]
     fn checkout(&self, py: Python<'_>, config: Option<Py<PyAny>>) -> PyResult<Py<Ready>> {
         let _ = config;
-        match self.next_item(py)? {
-            Some((id, data)) => Ready::with_value(py, data_pool_item(py, id, &data)?),
+        let item = self.next_item(py).and_then(|item| match item {
+            Some((id, data)) => data_pool_item(py, id, &data),
             None => Err(new_datapool_exhausted(py)),
-        }
+        });
+        Ready::of(py, item)
     }
 
     fn checkin(&self, py: Python<'_>, item_id: Py<PyAny>) -> Py<Ready> {
@@ -213,20 +231,31 @@ impl SingleRunDataPool {
 #[pymethods]
 impl SingleRunDataPool {
     #[new]
-    fn new(data_item: Py<PyAny>) -> Self {
+    #[pyo3(signature = (*_args, **_kwargs))]
+    fn new(
+        py: Python<'_>,
+        _args: &Bound<'_, PyTuple>,
+        _kwargs: Option<&Bound<'_, PyDict>>,
+    ) -> Self {
         SingleRunDataPool {
             has_ran: false,
-            data_item,
+            data_item: py.None(),
         }
+    }
+
+    fn __init__(&mut self, data_item: Py<PyAny>) {
+        self.has_ran = false;
+        self.data_item = data_item;
     }
 
     #[pyo3(signature = (config=None))]
     fn checkout(&mut self, py: Python<'_>, config: Option<Py<PyAny>>) -> PyResult<Py<Ready>> {
         let _ = config;
-        match self.take(py)? {
-            Some((id, data)) => Ready::with_value(py, data_pool_item(py, id, &data)?),
+        let item = self.take(py).and_then(|item| match item {
+            Some((id, data)) => data_pool_item(py, id, &data),
             None => Err(new_datapool_exhausted(py)),
-        }
+        });
+        Ready::of(py, item)
     }
 
     fn checkin(&self, py: Python<'_>, item_id: Py<PyAny>) -> Py<Ready> {

@@ -18,7 +18,8 @@ use pyo3::sync::PyOnceLock;
 use pyo3::types::PyTuple;
 
 use super::contextvars;
-use super::errors::cancelled_error;
+use super::errors::{cancelled_error, invalid_state};
+use super::native_future::NativeFuture;
 use super::runner::{Purpose, Runner};
 
 /// How one step of a coroutine ended.
@@ -134,6 +135,21 @@ impl CoroTask {
     fn suspend(slf: &Bound<'_, Self>, awaited: Bound<'_, PyAny>) {
         let this = slf.borrow();
         let py = slf.py();
+        if let Ok(native) = awaited.cast::<NativeFuture>() {
+            // Our own future (an HTTP request): it steps this task directly when resolved.
+            native.borrow().wait_for_task(slf.clone().unbind());
+            let must_cancel = this.must_cancel.replace(false);
+            let message = this
+                .cancel_message
+                .borrow()
+                .as_ref()
+                .map(|m| m.clone_ref(py));
+            *this.waiter.borrow_mut() = Some(awaited.clone().unbind());
+            if must_cancel {
+                let _ = awaited.call_method1("cancel", (message,));
+            }
+            return;
+        }
         if awaited.is_none() {
             // A bare `yield` (asyncio.sleep(0)): run again on the next loop iteration.
             if let Err(e) = this.event_loop.call_method1(py, "call_soon", (slf,)) {
@@ -379,15 +395,5 @@ impl CoroTask {
             State::Cancelled => "cancelled",
         };
         format!("<JourneyTask {} name={:?}>", state, self.name.borrow())
-    }
-}
-
-fn invalid_state(py: Python<'_>, message: &str) -> PyErr {
-    match py
-        .import("asyncio")
-        .and_then(|m| m.getattr("InvalidStateError"))
-    {
-        Ok(class) => PyErr::from_value(class.call1((message,)).unwrap_or(class)),
-        Err(e) => e,
     }
 }

@@ -59,3 +59,14 @@ pub fn one_line(py: Python<'_>, err: &PyErr) -> String {
         format!("{name}: {text}")
     }
 }
+
+/// `asyncio.InvalidStateError(message)`, as futures raise it.
+pub fn invalid_state(py: Python<'_>, message: &str) -> PyErr {
+    match py
+        .import("asyncio")
+        .and_then(|m| m.getattr("InvalidStateError"))
+    {
+        Ok(class) => PyErr::from_value(class.call1((message,)).unwrap_or(class)),
+        Err(e) => e,
+    }
+}

@@ -10,6 +10,8 @@ mod datapools;
 mod driver;
 mod errors;
 mod exception_report;
+mod http;
+mod native_future;
 mod runner;
 mod sink;
 mod transaction;
@@ -28,9 +30,13 @@ fn _mite(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<datapools::IterableDataPool>()?;
     m.add_class::<datapools::SingleRunDataPool>()?;
     m.add_class::<driver::CoroTask>()?;
+    m.add_class::<native_future::NativeFuture>()?;
     m.add_class::<runner::Runner>()?;
     m.add_class::<runner::TaskDone>()?;
     m.add_class::<volume::FixedVolume>()?;
+    m.add_class::<http::HttpSession>()?;
+    m.add_class::<http::Response>()?;
+    m.add_class::<http::Request>()?;
     m.add_function(wrap_pyfunction!(cli::cli_main, m)?)?;
     Ok(())
 }

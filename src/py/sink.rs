@@ -34,6 +34,12 @@ impl MessageSink {
         }
     }
 
+    /// The bus, when no Python processor needs to see messages: then messages can be sent
+    /// from any thread without the GIL.
+    pub fn bus_only(&self) -> Option<BusSender> {
+        (self.dict_listeners.is_empty() && self.raw_listeners.is_empty()).then(|| self.bus.clone())
+    }
+
     /// Delivers one message: Python processors first (their exceptions reach the sender, as
     /// in mite's test mode), then the Rust bus.
     pub fn deliver(&self, py: Python<'_>, msg: Message) -> PyResult<()> {

@@ -1,0 +1,22 @@
+//! The HTTP engine behind `ctx.http`: one pooled hyper client per runner, cookie jars per
+//! journey session, redirects with mite's rules, and curl-style phase timings per response.
+//! Pure Rust, driven by tokio; the bindings hand requests in and take exchanges out.
+
+mod client;
+mod connector;
+mod cookies;
+mod decode;
+mod error;
+mod metrics;
+mod request;
+mod response;
+mod runtime;
+mod tls;
+
+pub use client::{HttpClient, HttpClientConfig};
+pub use cookies::CookieJar;
+pub use error::{HttpError, HttpErrorKind};
+pub use metrics::http_metrics_fields;
+pub use request::{Body, RequestSpec};
+pub use response::{Exchange, ResponseData, Timings};
+pub use runtime::{runtime, RuntimeError};

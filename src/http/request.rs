@@ -1,0 +1,74 @@
+use std::time::Duration;
+
+use bytes::Bytes;
+
+/// A request body and the content type it implies unless the caller set one.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub enum Body {
+    #[default]
+    Empty,
+    /// `data=`: sent as is; curl's default type for it is form-urlencoded.
+    Data(Bytes),
+    /// `json=`: already serialised, `Content-Type: application/json`.
+    Json(Bytes),
+}
+
+impl Body {
+    pub fn bytes(&self) -> Bytes {
+        match self {
+            Body::Empty => Bytes::new(),
+            Body::Data(b) | Body::Json(b) => b.clone(),
+        }
+    }
+
+    pub fn default_content_type(&self) -> Option<&'static str> {
+        match self {
+            Body::Empty => None,
+            Body::Data(_) => Some("application/x-www-form-urlencoded"),
+            Body::Json(_) => Some("application/json"),
+        }
+    }
+}
+
+/// One request as a journey asked for it.
+#[derive(Debug, Clone)]
+pub struct RequestSpec {
+    /// Upper-case method, sent as given.
+    pub method: String,
+    pub url: String,
+    /// Header names and values in the order given.
+    pub headers: Vec<(String, String)>,
+    pub body: Body,
+    /// `auth=(user, password)`: HTTP basic.
+    pub basic_auth: Option<(String, String)>,
+    pub allow_redirects: bool,
+    pub max_redirects: u32,
+    /// The whole exchange, redirects included, must finish within this.
+    pub timeout: Duration,
+    pub verify_tls: bool,
+    /// `cert=(keyfile, certfile)`.
+    pub client_cert: Option<(String, String)>,
+}
+
+impl RequestSpec {
+    pub fn new(method: &str, url: &str) -> Self {
+        RequestSpec {
+            method: method.to_ascii_uppercase(),
+            url: url.to_owned(),
+            headers: Vec::new(),
+            body: Body::Empty,
+            basic_auth: None,
+            allow_redirects: true,
+            max_redirects: 5,
+            timeout: Duration::from_secs(30),
+            verify_tls: true,
+            client_cert: None,
+        }
+    }
+
+    pub fn has_header(&self, name: &str) -> bool {
+        self.headers
+            .iter()
+            .any(|(n, _)| n.eq_ignore_ascii_case(name))
+    }
+}

@@ -1,0 +1,356 @@
+//! `Response` (acurl's attributes, built lazily from the Rust response) and its `Request`.
+
+use pyo3::exceptions::PyDeprecationWarning;
+use pyo3::prelude::*;
+use pyo3::sync::PyOnceLock;
+use pyo3::types::{PyBytes, PyDict, PyList, PyTuple, PyType};
+
+use crate::http::ResponseData;
+
+fn headers_class(py: Python<'_>) -> PyResult<&Bound<'_, PyType>> {
+    static CLASS: PyOnceLock<Py<PyType>> = PyOnceLock::new();
+    CLASS.import(py, "mite_http.headers", "Headers")
+}
+
+/// What was asked for, as `response.request` shows it.
+#[pyclass(frozen, module = "mite_http", name = "Request")]
+pub struct Request {
+    method: String,
+    url: String,
+    headers: Vec<(String, String)>,
+    cookies: Vec<(String, String)>,
+    auth: Option<(String, String)>,
+    data: Option<Vec<u8>>,
+    cert: Option<(String, String)>,
+}
+
+impl Request {
+    pub fn new(
+        data: &ResponseData,
+        auth: Option<(String, String)>,
+        body: Option<Vec<u8>>,
+        cert: Option<(String, String)>,
+    ) -> Self {
+        let cookies = data
+            .request_headers
+            .iter()
+            .filter(|(n, _)| n.eq_ignore_ascii_case("cookie"))
+            .flat_map(|(_, v)| v.split("; "))
+            .filter_map(|pair| pair.split_once('='))
+            .map(|(n, v)| (n.to_owned(), v.to_owned()))
+            .collect();
+        Request {
+            method: data.method.clone(),
+            url: data.url.clone(),
+            headers: data.request_headers.clone(),
+            cookies,
+            auth,
+            data: body,
+            cert,
+        }
+    }
+}
+
+fn shell_quote(s: &str) -> String {
+    format!("'{}'", s.replace('\'', "'\"'\"'"))
+}
+
+#[pymethods]
+impl Request {
+    /// The method as bytes (`b"GET"`), as acurl has it.
+    #[getter]
+    fn method<'py>(&self, py: Python<'py>) -> Bound<'py, PyBytes> {
+        PyBytes::new(py, self.method.as_bytes())
+    }
+
+    #[getter]
+    fn url(&self) -> &str {
+        &self.url
+    }
+
+    #[getter]
+    fn headers<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
+        let dict = PyDict::new(py);
+        for (name, value) in &self.headers {
+            dict.set_item(name, value)?;
+        }
+        Ok(dict)
+    }
+
+    #[getter]
+    fn cookies<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
+        let dict = PyDict::new(py);
+        for (name, value) in &self.cookies {
+            dict.set_item(name, value)?;
+        }
+        Ok(dict)
+    }
+
+    #[getter]
+    fn auth(&self) -> Option<(String, String)> {
+        self.auth.clone()
+    }
+
+    #[getter]
+    fn data<'py>(&self, py: Python<'py>) -> Option<Bound<'py, PyBytes>> {
+        self.data.as_ref().map(|d| PyBytes::new(py, d))
+    }
+
+    #[getter]
+    fn cert(&self) -> Option<(String, String)> {
+        self.cert.clone()
+    }
+
+    /// The request as a shell-quoted curl command line.
+    fn to_curl(&self) -> String {
+        let mut parts = vec!["curl".to_owned(), "-X".into(), self.method.clone()];
+        for (name, value) in &self.headers {
+            parts.push("-H".into());
+            parts.push(shell_quote(&format!("{name}: {value}")));
+        }
+        if let Some((user, password)) = &self.auth {
+            parts.push("--user".into());
+            parts.push(shell_quote(&format!("{user}:{password}")));
+        }
+        if let Some(data) = &self.data {
+            parts.push("--data-binary".into());
+            parts.push(shell_quote(&String::from_utf8_lossy(data)));
+        }
+        if let Some((key, cert)) = &self.cert {
+            parts.extend([
+                "--key".into(),
+                shell_quote(key),
+                "--cert".into(),
+                shell_quote(cert),
+            ]);
+        }
+        parts.push(shell_quote(&self.url));
+        parts.join(" ")
+    }
+
+    fn __repr__(&self) -> String {
+        format!("<Request {} {}>", self.method, self.url)
+    }
+}
+
+/// One HTTP response. Python values are made on access, so a journey that only checks
+/// `status_code` never pays for headers or text.
+#[pyclass(frozen, module = "mite_http", name = "Response")]
+pub struct Response {
+    data: ResponseData,
+    history: Vec<Py<Response>>,
+    cookies: Vec<(String, String)>,
+    request: Py<Request>,
+}
+
+impl Response {
+    pub fn new(
+        data: ResponseData,
+        history: Vec<Py<Response>>,
+        cookies: Vec<(String, String)>,
+        request: Py<Request>,
+    ) -> Self {
+        Response {
+            data,
+            history,
+            cookies,
+            request,
+        }
+    }
+
+    pub fn data(&self) -> &ResponseData {
+        &self.data
+    }
+
+    fn header_value(&self, name: &str) -> Option<&str> {
+        self.data
+            .headers
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// The `charset` of `Content-Type`, else latin1 (acurl's default).
+    fn charset(&self) -> String {
+        self.header_value("content-type")
+            .and_then(|ct| {
+                ct.split(';').map(str::trim).find_map(|p| {
+                    p.strip_prefix("charset=")
+                        .or_else(|| p.strip_prefix("CHARSET="))
+                })
+            })
+            .map(|c| c.trim_matches('"').to_owned())
+            .unwrap_or_else(|| "latin1".to_owned())
+    }
+}
+
+#[pymethods]
+impl Response {
+    #[getter]
+    fn status_code(&self) -> u16 {
+        self.data.status
+    }
+
+    /// Deprecated alias of `status_code` (acurl warns too).
+    #[getter]
+    fn response_code(&self, py: Python<'_>) -> PyResult<u16> {
+        PyErr::warn(
+            py,
+            &py.get_type::<PyDeprecationWarning>(),
+            c"response_code is deprecated, use status_code",
+            1,
+        )?;
+        Ok(self.data.status)
+    }
+
+    #[getter]
+    fn url(&self) -> &str {
+        &self.data.url
+    }
+
+    #[getter]
+    fn redirect_url(&self) -> Option<&str> {
+        self.data.redirect_url.as_deref()
+    }
+
+    #[getter]
+    fn headers<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        headers_class(py)?.call1((self.headers_tuple(py)?,))
+    }
+
+    #[getter]
+    fn headers_tuple<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyTuple>> {
+        let pairs = self
+            .data
+            .headers
+            .iter()
+            .map(|(n, v)| PyTuple::new(py, [n.as_str(), v.as_str()]))
+            .collect::<PyResult<Vec<_>>>()?;
+        PyTuple::new(py, pairs)
+    }
+
+    /// The header block as text (status line and headers).
+    #[getter]
+    fn header(&self) -> String {
+        let mut text = format!("HTTP/1.1 {}\r\n", self.data.status);
+        for (name, value) in &self.data.headers {
+            text.push_str(&format!("{name}: {value}\r\n"));
+        }
+        text.push_str("\r\n");
+        text
+    }
+
+    #[getter]
+    fn body<'py>(&self, py: Python<'py>) -> Bound<'py, PyBytes> {
+        PyBytes::new(py, &self.data.body)
+    }
+
+    /// Alias of `body`, as in requests.
+    #[getter]
+    fn content<'py>(&self, py: Python<'py>) -> Bound<'py, PyBytes> {
+        self.body(py)
+    }
+
+    #[getter]
+    fn encoding(&self) -> String {
+        self.charset()
+    }
+
+    /// The body decoded with `encoding`.
+    #[getter]
+    fn text<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        if self.charset().eq_ignore_ascii_case("utf-8") {
+            if let Ok(text) = std::str::from_utf8(&self.data.body) {
+                return Ok(text.into_pyobject(py)?.into_any());
+            }
+        }
+        self.body(py).call_method1("decode", (self.charset(),))
+    }
+
+    /// `json.loads(body)`.
+    fn json<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        static LOADS: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
+        let loads = LOADS.get_or_try_init(py, || {
+            Ok::<_, PyErr>(py.import("json")?.getattr("loads")?.unbind())
+        })?;
+        loads.bind(py).call1((self.body(py),))
+    }
+
+    /// Cookies of the session's jar after this response.
+    #[getter]
+    fn cookies<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
+        let dict = PyDict::new(py);
+        for (name, value) in &self.cookies {
+            dict.set_item(name, value)?;
+        }
+        Ok(dict)
+    }
+
+    /// Earlier responses of a redirect chain, oldest first.
+    #[getter]
+    fn history<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyList>> {
+        PyList::new(py, self.history.iter().map(|r| r.clone_ref(py)))
+    }
+
+    #[getter]
+    fn request(&self, py: Python<'_>) -> Py<Request> {
+        self.request.clone_ref(py)
+    }
+
+    #[getter]
+    fn start_time(&self) -> i64 {
+        self.data.start_time
+    }
+
+    #[getter]
+    fn namelookup_time(&self) -> f64 {
+        self.data.timings.namelookup
+    }
+
+    #[getter]
+    fn connect_time(&self) -> f64 {
+        self.data.timings.connect
+    }
+
+    #[getter]
+    fn appconnect_time(&self) -> f64 {
+        self.data.timings.appconnect
+    }
+
+    #[getter]
+    fn pretransfer_time(&self) -> f64 {
+        self.data.timings.pretransfer
+    }
+
+    #[getter]
+    fn starttransfer_time(&self) -> f64 {
+        self.data.timings.starttransfer
+    }
+
+    #[getter]
+    fn total_time(&self) -> f64 {
+        self.data.timings.total
+    }
+
+    #[getter]
+    fn download_size(&self) -> f64 {
+        self.data.download_size as f64
+    }
+
+    #[getter]
+    fn upload_size(&self) -> f64 {
+        self.data.upload_size as f64
+    }
+
+    #[getter]
+    fn primary_ip(&self) -> String {
+        self.data
+            .primary_ip
+            .map(|ip| ip.to_string())
+            .unwrap_or_default()
+    }
+
+    fn __repr__(&self) -> String {
+        format!("<Response [{}] {}>", self.data.status, self.data.url)
+    }
+}

@@ -1,0 +1,505 @@
+//! `ctx.http`: a journey's HTTP session (mite's `AcurlSessionWrapper` over an acurl session).
+//!
+//! Requests run on the shared Rust client with this session's cookie jar. When the journey's
+//! context sends natively and no response callback is set, each response's `http_metrics`
+//! message is built and sent on the tokio thread, without the GIL; otherwise it is sent on the
+//! loop thread after the callback, as mite does.
+
+use std::sync::{Arc, OnceLock};
+use std::time::Duration;
+
+use bytes::Bytes;
+use pyo3::exceptions::{PyRuntimeError, PyValueError};
+use pyo3::prelude::*;
+use pyo3::sync::PyOnceLock;
+use pyo3::types::{PyBytes, PyDict, PyString, PyTuple, PyType};
+use url::Url;
+
+use super::completion::{Completion, CompletionQueue, HttpDriver};
+use super::response::{Request, Response};
+use crate::bus::BusSender;
+use crate::clock::unix_time;
+use crate::http::{
+    http_metrics_fields, runtime, Body, CookieJar, Exchange, HttpClient, HttpClientConfig,
+    HttpErrorKind, RequestSpec,
+};
+use crate::messages::{to_json, Envelope, Message, Value};
+use crate::py::context::{current_transaction, Context};
+use crate::py::contextvars;
+use crate::py::convert::{to_arc_str, to_py, to_value};
+use crate::py::native_future::NativeFuture;
+
+/// The runner's one HTTP client (one keep-alive pool per TLS setting).
+fn client() -> &'static Arc<HttpClient> {
+    static CLIENT: OnceLock<Arc<HttpClient>> = OnceLock::new();
+    CLIENT.get_or_init(|| Arc::new(HttpClient::new(HttpClientConfig::default())))
+}
+
+/// `MITE_HTTP_TIMEOUT` (seconds, default 30): how long a request may take unless it says.
+fn default_timeout() -> Duration {
+    static TIMEOUT: OnceLock<Duration> = OnceLock::new();
+    *TIMEOUT.get_or_init(|| {
+        std::env::var("MITE_HTTP_TIMEOUT")
+            .ok()
+            .and_then(|v| v.parse::<f64>().ok())
+            .filter(|t| t.is_finite() && *t > 0.0)
+            .map_or(Duration::from_secs(30), Duration::from_secs_f64)
+    })
+}
+
+/// `MITE_HTTP_VERIFY=0` turns TLS verification off by default (mite never verified).
+fn default_verify() -> bool {
+    static VERIFY: OnceLock<bool> = OnceLock::new();
+    *VERIFY.get_or_init(|| {
+        !matches!(
+            std::env::var("MITE_HTTP_VERIFY")
+                .as_deref()
+                .map(str::to_ascii_lowercase)
+                .as_deref(),
+            Ok("0" | "false" | "no" | "off")
+        )
+    })
+}
+
+fn http_error_class(py: Python<'_>, kind: HttpErrorKind) -> PyResult<&Bound<'_, PyType>> {
+    static HTTP_ERROR: PyOnceLock<Py<PyType>> = PyOnceLock::new();
+    static REQUEST_ERROR: PyOnceLock<Py<PyType>> = PyOnceLock::new();
+    match kind {
+        HttpErrorKind::MaxRedirects => {
+            REQUEST_ERROR.import(py, "mite_http.exceptions", "RequestError")
+        }
+        _ => HTTP_ERROR.import(py, "mite_http.exceptions", "HttpError"),
+    }
+}
+
+fn get_running_loop(py: Python<'_>) -> PyResult<Bound<'_, PyAny>> {
+    static GET_RUNNING_LOOP: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
+    GET_RUNNING_LOOP
+        .get_or_try_init(py, || {
+            Ok::<_, PyErr>(py.import("asyncio")?.getattr("get_running_loop")?.unbind())
+        })?
+        .bind(py)
+        .call0()
+        .map_err(|_| PyRuntimeError::new_err("ctx.http requests need a running event loop"))
+}
+
+/// Sends `http_metrics` straight from the tokio thread.
+#[derive(Clone)]
+struct NativeRoute {
+    bus: BusSender,
+    envelope: Option<Arc<Envelope>>,
+}
+
+/// A request waiting for its exchange, kept on the loop thread.
+pub struct InFlight {
+    pub future: Py<NativeFuture>,
+    session: Py<HttpSession>,
+    transaction: Option<(Arc<str>, u64)>,
+    metrics_sent: bool,
+    /// The journey's contextvars context, for sending through a Python `ctx.send`.
+    journey_context: Option<Py<PyAny>>,
+    auth: Option<(String, String)>,
+    body: Option<Vec<u8>>,
+    cert: Option<(String, String)>,
+}
+
+#[pyclass(dict, module = "mite._mite", name = "HttpSession")]
+pub struct HttpSession {
+    ctx: Py<PyAny>,
+    jar: Arc<CookieJar>,
+    route: Option<NativeRoute>,
+    /// Merged into every `http_metrics` message of this session.
+    #[pyo3(get, set)]
+    additional_metrics: Py<PyAny>,
+    callback: Option<Py<PyAny>>,
+}
+
+/// The arguments every request method takes.
+struct RequestArgs<'a, 'py> {
+    url: &'a Bound<'py, PyAny>,
+    headers: Option<&'a Bound<'py, PyAny>>,
+    cookies: Option<&'a Bound<'py, PyAny>>,
+    auth: Option<&'a Bound<'py, PyAny>>,
+    data: Option<&'a Bound<'py, PyAny>>,
+    json: Option<&'a Bound<'py, PyAny>>,
+    cert: Option<&'a Bound<'py, PyAny>>,
+    allow_redirects: bool,
+    max_redirects: u32,
+    timeout: Option<f64>,
+    verify: Option<bool>,
+}
+
+fn string_pair(value: &Bound<'_, PyAny>) -> Option<(String, String)> {
+    let tuple = value.cast::<PyTuple>().ok()?;
+    if tuple.len() != 2 {
+        return None;
+    }
+    Some((
+        tuple.get_item(0).ok()?.extract().ok()?,
+        tuple.get_item(1).ok()?.extract().ok()?,
+    ))
+}
+
+fn header_pairs(headers: &Bound<'_, PyAny>) -> PyResult<Vec<(String, String)>> {
+    let items = if headers.hasattr("items")? {
+        headers.call_method0("items")?
+    } else {
+        headers.clone()
+    };
+    items
+        .try_iter()?
+        .map(|pair| {
+            let pair = pair?;
+            let name = pair.get_item(0)?.str()?.to_string();
+            let value = pair.get_item(1)?.str()?.to_string();
+            Ok((name, value))
+        })
+        .collect()
+}
+
+impl HttpSession {
+    fn spec(
+        &self,
+        method: &str,
+        args: &RequestArgs<'_, '_>,
+    ) -> PyResult<(RequestSpec, Option<Vec<u8>>)> {
+        let Ok(url) = args.url.cast::<PyString>() else {
+            return Err(PyValueError::new_err("url must be a string"));
+        };
+        let mut spec = RequestSpec::new(method, url.to_str()?);
+        if let Some(headers) = args.headers.filter(|h| !h.is_none()) {
+            spec.headers = header_pairs(headers)?;
+        }
+        if let Some(auth) = args.auth.filter(|a| !a.is_none()) {
+            spec.basic_auth = Some(string_pair(auth).ok_or_else(|| {
+                PyValueError::new_err(format!(
+                    "auth must be a 2-tuple of strings but it was: {auth}"
+                ))
+            })?);
+        }
+        if let Some(cert) = args.cert.filter(|c| !c.is_none()) {
+            spec.client_cert = Some(string_pair(cert).ok_or_else(|| {
+                PyValueError::new_err(format!(
+                    "cert must be a 2-tuple of strings but it was: {cert}"
+                ))
+            })?);
+        }
+        let data = args.data.filter(|d| !d.is_none());
+        let json = args.json.filter(|j| !j.is_none());
+        let mut raw_body = None;
+        match (data, json) {
+            (Some(_), Some(_)) => {
+                return Err(PyValueError::new_err(
+                    "use only one or none of data or json",
+                ))
+            }
+            (Some(data), None) => {
+                let bytes = if let Ok(s) = data.cast::<PyString>() {
+                    s.to_str()?.as_bytes().to_vec()
+                } else if let Ok(b) = data.cast::<PyBytes>() {
+                    b.as_bytes().to_vec()
+                } else {
+                    return Err(PyValueError::new_err("data must be str or bytes"));
+                };
+                raw_body = Some(bytes.clone());
+                spec.body = Body::Data(Bytes::from(bytes));
+            }
+            (None, Some(json)) => {
+                let text = to_json(&to_value(json)?);
+                raw_body = Some(text.as_bytes().to_vec());
+                spec.body = Body::Json(Bytes::from(text));
+            }
+            (None, None) => {}
+        }
+        spec.allow_redirects = args.allow_redirects;
+        spec.max_redirects = args.max_redirects;
+        spec.timeout = match args.timeout {
+            Some(t) if t.is_finite() && t > 0.0 => Duration::from_secs_f64(t),
+            Some(t) => {
+                return Err(PyValueError::new_err(format!(
+                    "timeout must be a positive number of seconds, not {t}"
+                )))
+            }
+            None => default_timeout(),
+        };
+        spec.verify_tls = args.verify.unwrap_or_else(default_verify);
+        Ok((spec, raw_body))
+    }
+
+    /// `cookies=`: each one joins the session's jar for the rest of the session.
+    fn add_cookies(&self, url: &str, cookies: &Bound<'_, PyAny>) -> PyResult<()> {
+        let Ok(dict) = cookies.cast::<PyDict>() else {
+            return Err(PyValueError::new_err("cookies must be a dict"));
+        };
+        let parsed = Url::parse(url).ok();
+        for (name, value) in dict.iter() {
+            let name = name.str()?.to_string();
+            let (value, domain) = if let Ok(s) = value.cast::<PyString>() {
+                (s.to_string(), None)
+            } else if value.hasattr("domain")? && value.hasattr("value")? {
+                (
+                    value.getattr("value")?.str()?.to_string(),
+                    Some(value.getattr("domain")?.str()?.to_string()),
+                )
+            } else {
+                return Err(PyValueError::new_err(
+                    "cookie value must be string or Cookie class",
+                ));
+            };
+            if let Some(url) = &parsed {
+                self.jar.add(url, &name, &value, domain.as_deref());
+            }
+        }
+        Ok(())
+    }
+
+    /// `additional_metrics` as message fields.
+    fn extra_fields(&self, py: Python<'_>) -> PyResult<Vec<(Arc<str>, Value)>> {
+        let metrics = self.additional_metrics.bind(py);
+        let Ok(dict) = metrics.cast::<PyDict>() else {
+            return Ok(Vec::new());
+        };
+        dict.iter()
+            .map(|(k, v)| Ok((to_arc_str(k.cast::<PyString>()?)?, to_value(&v)?)))
+            .collect()
+    }
+
+    fn submit(
+        slf: &Bound<'_, Self>,
+        method: &str,
+        args: RequestArgs<'_, '_>,
+    ) -> PyResult<Py<NativeFuture>> {
+        let py = slf.py();
+        let this = slf.borrow();
+        let (spec, raw_body) = this.spec(method, &args)?;
+        if let Some(cookies) = args.cookies.filter(|c| !c.is_none()) {
+            this.add_cookies(&spec.url, cookies)?;
+        }
+        let event_loop = get_running_loop(py)?;
+        let driver = HttpDriver::global(py)?;
+        HttpDriver::ensure_registered(driver, &event_loop)?;
+        let transaction = current_transaction(py)?;
+        let fast = match (&this.route, &this.callback) {
+            (Some(route), None) => Some((route.clone(), this.extra_fields(py)?)),
+            _ => None,
+        };
+        let journey_context = match (&fast, this.ctx.bind(py).cast::<Context>()) {
+            (None, Err(_)) => Some(contextvars::copy_current(py)?.unbind()),
+            _ => None,
+        };
+        let future = Py::new(py, NativeFuture::new(event_loop.unbind()))?;
+        let id = driver.borrow().track(InFlight {
+            future: future.clone_ref(py),
+            session: slf.clone().unbind(),
+            transaction: transaction.clone(),
+            metrics_sent: fast.is_some(),
+            journey_context,
+            auth: spec.basic_auth.clone(),
+            body: raw_body,
+            cert: spec.client_cert.clone(),
+        });
+        let runtime = runtime().map_err(|e| PyRuntimeError::new_err(e.to_string()))?;
+        let queue = CompletionQueue::global().map_err(|e| {
+            PyRuntimeError::new_err(format!("cannot create the HTTP completion queue: {e}"))
+        })?;
+        let jar = this.jar.clone();
+        let client = client().clone();
+        let task = runtime.spawn(async move {
+            let exchange = client.execute(spec, jar).await;
+            if let Some((route, extras)) = fast {
+                send_metrics(&route, &exchange, &extras, transaction);
+            }
+            queue.push(Completion { id, exchange });
+        });
+        let abort = task.abort_handle();
+        future.borrow(py).set_on_cancel(Box::new(move || {
+            abort.abort();
+            Python::attach(|py| {
+                if let Ok(driver) = HttpDriver::global(py) {
+                    driver.borrow().forget(id);
+                }
+            });
+        }));
+        Ok(future)
+    }
+}
+
+/// Builds and sends the `http_metrics` of every response, on the tokio thread.
+fn send_metrics(
+    route: &NativeRoute,
+    exchange: &Exchange,
+    extras: &[(Arc<str>, Value)],
+    transaction: Option<(Arc<str>, u64)>,
+) {
+    for response in &exchange.responses {
+        let mut fields = http_metrics_fields(response);
+        fields.extend(extras.iter().cloned());
+        route.bus.send(Message {
+            kind: Arc::from("http_metrics"),
+            time: unix_time(),
+            fields,
+            envelope: route.envelope.clone(),
+            transaction: transaction.clone(),
+            has_transaction_keys: true,
+        });
+    }
+}
+
+/// On the loop thread: the Python responses, the slow-path metrics, and the result or error.
+pub fn finish_exchange(
+    py: Python<'_>,
+    in_flight: InFlight,
+    exchange: Exchange,
+) -> PyResult<Py<PyAny>> {
+    let session = in_flight.session.bind(py).borrow();
+    let cookies = session.jar.all();
+    let mut responses: Vec<Py<Response>> = Vec::with_capacity(exchange.responses.len());
+    for data in exchange.responses {
+        let request = Py::new(
+            py,
+            Request::new(
+                &data,
+                in_flight.auth.clone(),
+                in_flight.body.clone(),
+                in_flight.cert.clone(),
+            ),
+        )?;
+        let history = responses.iter().map(|r| r.clone_ref(py)).collect();
+        responses.push(Py::new(
+            py,
+            Response::new(data, history, cookies.clone(), request),
+        )?);
+    }
+    if !in_flight.metrics_sent {
+        for response in &responses {
+            session.report(py, response, &in_flight)?;
+        }
+    }
+    if let Some(error) = exchange.error {
+        let class = http_error_class(py, error.kind)?;
+        return Err(PyErr::from_type(class.clone(), (error.to_string(),)));
+    }
+    match responses.pop() {
+        Some(last) => Ok(last.into_any()),
+        None => Err(PyRuntimeError::new_err("the request produced no response")),
+    }
+}
+
+impl HttpSession {
+    /// The loop-thread `http_metrics`: response callback first, then the message.
+    fn report(
+        &self,
+        py: Python<'_>,
+        response: &Py<Response>,
+        in_flight: &InFlight,
+    ) -> PyResult<()> {
+        if let Some(callback) = &self.callback {
+            callback.call1(py, (response, self.additional_metrics.bind(py)))?;
+        }
+        let mut fields = http_metrics_fields(response.bind(py).get().data());
+        fields.extend(self.extra_fields(py)?);
+        let ctx = self.ctx.bind(py);
+        if let Ok(native) = ctx.cast::<Context>() {
+            return native.borrow().send_fields(
+                py,
+                Arc::from("http_metrics"),
+                fields,
+                in_flight.transaction.clone(),
+            );
+        }
+        let kwargs = PyDict::new(py);
+        for (key, value) in &fields {
+            kwargs.set_item(&**key, to_py(py, value)?)?;
+        }
+        let send = ctx.getattr("send")?;
+        match &in_flight.journey_context {
+            Some(context) => {
+                context
+                    .bind(py)
+                    .call_method("run", (send, "http_metrics"), Some(&kwargs))?
+            }
+            None => send.call(("http_metrics",), Some(&kwargs))?,
+        };
+        Ok(())
+    }
+}
+
+macro_rules! http_methods {
+    ($($name:ident => $method:literal),* $(,)?) => {
+        #[pymethods]
+        impl HttpSession {
+            #[new]
+            fn new(py: Python<'_>, ctx: Py<PyAny>) -> Self {
+                let route = ctx
+                    .bind(py)
+                    .cast::<Context>()
+                    .ok()
+                    .and_then(|c| c.borrow().native_route())
+                    .map(|(bus, envelope)| NativeRoute { bus, envelope });
+                HttpSession {
+                    ctx,
+                    jar: Arc::new(CookieJar::new()),
+                    route,
+                    additional_metrics: PyDict::new(py).into_any().unbind(),
+                    callback: None,
+                }
+            }
+
+            /// `cb(response, additional_metrics)` runs for every response before its
+            /// `http_metrics` message is built.
+            fn set_response_callback(&mut self, cb: Option<Py<PyAny>>) {
+                self.callback = cb.filter(|c| !Python::attach(|py| c.is_none(py)));
+            }
+
+            /// `name → value` of the session's cookies.
+            fn cookies<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
+                let dict = PyDict::new(py);
+                for (name, value) in self.jar.all() {
+                    dict.set_item(name, value)?;
+                }
+                Ok(dict)
+            }
+
+            fn erase_all_cookies(&self) {
+                self.jar.clear();
+            }
+
+            $(
+                #[pyo3(signature = (
+                    url, *, headers=None, cookies=None, auth=None, data=None, json=None,
+                    cert=None, allow_redirects=true, max_redirects=5, timeout=None, verify=None
+                ))]
+                #[allow(clippy::too_many_arguments)]
+                fn $name(
+                    slf: &Bound<'_, Self>,
+                    url: &Bound<'_, PyAny>,
+                    headers: Option<&Bound<'_, PyAny>>,
+                    cookies: Option<&Bound<'_, PyAny>>,
+                    auth: Option<&Bound<'_, PyAny>>,
+                    data: Option<&Bound<'_, PyAny>>,
+                    json: Option<&Bound<'_, PyAny>>,
+                    cert: Option<&Bound<'_, PyAny>>,
+                    allow_redirects: bool,
+                    max_redirects: u32,
+                    timeout: Option<f64>,
+                    verify: Option<bool>,
+                ) -> PyResult<Py<NativeFuture>> {
+                    Self::submit(slf, $method, RequestArgs {
+                        url, headers, cookies, auth, data, json, cert,
+                        allow_redirects, max_redirects, timeout, verify,
+                    })
+                }
+            )*
+        }
+    };
+}
+
+http_methods! {
+    get => "GET",
+    post => "POST",
+    put => "PUT",
+    patch => "PATCH",
+    delete => "DELETE",
+    head => "HEAD",
+    options => "OPTIONS",
+}
