@@ -8,7 +8,7 @@ PY := $(VENV)/bin/python
 # cargo test links libpython; a shared-library Python (pyenv, Debian) keeps it here.
 PYLIBDIR := $(shell $(PYTHON) -c 'import sysconfig; print(sysconfig.get_config_var("LIBDIR") or "")')
 
-.PHONY: venv install develop test test-rust test-python lint fmt clean
+.PHONY: venv install develop test test-rust test-python lint fmt clean walkthrough
 
 venv: $(PY)
 
@@ -24,6 +24,10 @@ install: venv
 # An editable debug build for working on the code.
 develop: venv
 	$(VENV)/bin/maturin develop
+
+# The main job: the seed document's walkthrough against the bundled demo app.
+walkthrough: install
+	PATH="$(abspath $(VENV))/bin:$$PATH" examples/seed/walkthrough.sh
 
 test: install test-rust test-python
 

@@ -7,6 +7,7 @@ pub mod bus;
 pub mod cli;
 pub mod clock;
 pub mod collector;
+pub mod demo;
 pub mod engine;
 pub mod http;
 pub mod logging;

@@ -45,6 +45,18 @@ pub enum Command {
     /// Run one journey in this process.
     #[command(subcommand)]
     Journey(JourneyCommand),
+    /// Serve the bundled demo target (the walkthrough's user API) until Ctrl-C.
+    DemoApp {
+        /// Address to bind.
+        #[arg(long, default_value = "127.0.0.1")]
+        host: String,
+        /// Port to bind (0: any free port).
+        #[arg(long, default_value = "8000")]
+        port: u16,
+        /// Worker threads (0: one per core).
+        #[arg(long, default_value = "0")]
+        threads: usize,
+    },
 }
 
 #[derive(Debug, Subcommand)]

@@ -57,6 +57,26 @@ pub fn cli_main(py: Python<'_>, argv: Vec<String>) -> i32 {
 }
 
 fn run(py: Python<'_>, cli: Cli) -> Result<i32, Fatal> {
+    let test = match &cli.command {
+        Command::DemoApp {
+            host,
+            port,
+            threads,
+        } => {
+            return serve_demo_app(py, host, *port, *threads, &cli.options.log_level);
+        }
+        Command::Scenario(ScenarioCommand::Test { spec }) => TestRun::Scenario(spec),
+        Command::Journey(JourneyCommand::Test { journey, datapool }) => TestRun::Journey {
+            journey,
+            datapool: datapool.as_deref(),
+            once: false,
+        },
+        Command::Journey(JourneyCommand::Run { journey, datapool }) => TestRun::Journey {
+            journey,
+            datapool: datapool.as_deref(),
+            once: true,
+        },
+    };
     let level: LogLevel = cli
         .options
         .log_level
@@ -72,7 +92,55 @@ fn run(py: Python<'_>, cli: Cli) -> Result<i32, Fatal> {
             .and_then(|p| p.call_method1("insert", (0, cwd.to_string_lossy().to_string())))
             .map_err(|e| Fatal::Message(one_line(py, &e)))?;
     }
-    prepare_and_run(py, &cli)
+    prepare_and_run(py, &cli.options, test)
+}
+
+/// The in-process test commands.
+enum TestRun<'a> {
+    /// `scenario test SPEC`
+    Scenario(&'a str),
+    /// `journey test` (at `--volume`, until stopped) or `journey run` (`once`).
+    Journey {
+        journey: &'a str,
+        datapool: Option<&'a str>,
+        once: bool,
+    },
+}
+
+impl TestRun<'_> {
+    /// mite's test name: the scenario spec, or the journey spec.
+    fn name(&self) -> String {
+        match self {
+            TestRun::Scenario(spec) => (*spec).to_owned(),
+            TestRun::Journey { journey, .. } => (*journey).to_owned(),
+        }
+    }
+}
+
+/// `mite demo-app`: serves until Ctrl-C or SIGTERM, without the GIL.
+fn serve_demo_app(
+    py: Python<'_>,
+    host: &str,
+    port: u16,
+    threads: usize,
+    level: &str,
+) -> Result<i32, Fatal> {
+    let level: LogLevel = level
+        .parse()
+        .map_err(|e: String| Fatal::Message(format!("--log-level: {e}")))?;
+    logging::init(level);
+    let config = crate::demo::DemoConfig {
+        host: host.to_owned(),
+        port,
+        threads,
+    };
+    py.detach(|| {
+        crate::demo::serve(&config, |addr| {
+            log::info!(target: "mite.demo_app", "mite demo-app listening on http://{addr}");
+        })
+    })
+    .map_err(|e| Fatal::Message(format!("demo-app on {host}:{port}: {e}")))?;
+    Ok(0)
 }
 
 fn py_fatal(py: Python<'_>, context: &str, e: &PyErr) -> Fatal {
@@ -384,14 +452,7 @@ fn options_dict<'py>(py: Python<'py>, options: &Options) -> PyResult<Bound<'py, 
     Ok(dict)
 }
 
-fn prepare_and_run(py: Python<'_>, cli: &Cli) -> Result<i32, Fatal> {
-    let options = &cli.options;
-    let test_name = match &cli.command {
-        Command::Scenario(ScenarioCommand::Test { spec }) => spec.clone(),
-        Command::Journey(
-            JourneyCommand::Test { journey, .. } | JourneyCommand::Run { journey, .. },
-        ) => journey.clone(),
-    };
+fn prepare_and_run(py: Python<'_>, options: &Options, test: TestRun<'_>) -> Result<i32, Fatal> {
     let verdict = Verdict::new(
         &ThresholdArgs {
             max_errors: &options.max_errors_threshold,
@@ -432,7 +493,7 @@ fn prepare_and_run(py: Python<'_>, cli: &Cli) -> Result<i32, Fatal> {
     )
     .map_err(|e| Fatal::Message(format!("cannot start the message bus: {e}")))?;
     let sink = MessageSink::new(bus.sender(), dict_listeners, raw_listeners);
-    let end = run_scenarios(py, cli, test_name, &config_manager, sink);
+    let end = run_scenarios(py, options, &test, &config_manager, sink);
     // The bus thread may need the GIL to finish (a Python collector filter): release it.
     let processors = py.detach(|| bus.stop());
     Ok(match end? {
@@ -452,43 +513,32 @@ fn prepare_and_run(py: Python<'_>, cli: &Cli) -> Result<i32, Fatal> {
 /// Reads the scenarios (calling the scenario function) and runs them to the end.
 fn run_scenarios(
     py: Python<'_>,
-    cli: &Cli,
-    test_name: String,
+    options: &Options,
+    test: &TestRun<'_>,
     config_manager: &Bound<'_, PyAny>,
     sink: MessageSink,
 ) -> Result<RunEnd, Fatal> {
-    let options = &cli.options;
     let sink = Bound::new(py, sink).map_err(|e| py_fatal(py, "creating the message sink", &e))?;
-    let scenarios = match &cli.command {
-        Command::Scenario(ScenarioCommand::Test { spec }) => {
+    let scenarios = match *test {
+        TestRun::Scenario(spec) => {
             let function = import_spec(py, spec, "scenario spec")?;
             let result = call_scenario(py, spec, &function, config_manager, &sink)?;
             read_scenarios(py, spec, &result)?
         }
-        Command::Journey(JourneyCommand::Test { journey, datapool }) => {
-            vec![journey_scenario(
-                py,
-                journey,
-                datapool.as_deref(),
-                false,
-                options.volume.value,
-            )?]
-        }
-        Command::Journey(JourneyCommand::Run { journey, datapool }) => {
-            vec![journey_scenario(
-                py,
-                journey,
-                datapool.as_deref(),
-                true,
-                1.0,
-            )?]
+        TestRun::Journey {
+            journey,
+            datapool,
+            once,
+        } => {
+            let volume = if once { 1.0 } else { options.volume.value };
+            vec![journey_scenario(py, journey, datapool, once, volume)?]
         }
     };
     let config = journey_config(py, config_manager)?;
     run_loop(
         py,
         RunnerOptions {
-            test_name,
+            test_name: test.name(),
             config: config.into_any().unbind(),
             sink: sink.unbind(),
             scheduler: SchedulerConfig {
