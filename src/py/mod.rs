@@ -12,6 +12,7 @@ mod errors;
 mod exception_report;
 mod http;
 mod native_future;
+mod processors;
 mod runner;
 mod sink;
 mod transaction;
@@ -37,6 +38,8 @@ fn _mite(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<http::HttpSession>()?;
     m.add_class::<http::Response>()?;
     m.add_class::<http::Request>()?;
+    m.add_class::<processors::Recorder>()?;
+    m.add_class::<processors::Collector>()?;
     m.add_function(wrap_pyfunction!(cli::cli_main, m)?)?;
     Ok(())
 }

@@ -85,7 +85,7 @@ pub fn message_to_dict<'py>(py: Python<'py>, msg: &Message) -> PyResult<Bound<'p
 }
 
 /// A message dict built elsewhere (not by `ctx.send`), kept field for field.
-fn dict_to_message(msg: &Bound<'_, PyDict>) -> PyResult<Message> {
+pub fn dict_to_message(msg: &Bound<'_, PyDict>) -> PyResult<Message> {
     let mut kind = None;
     let mut time = None;
     let mut fields = Vec::with_capacity(msg.len());
