@@ -326,6 +326,13 @@ impl HttpClient {
                 .filter_map(|v| v.to_str().ok()),
         );
         let status = parts.status.as_u16();
+        let version = match parts.version {
+            http::Version::HTTP_09 => "HTTP/0.9",
+            http::Version::HTTP_10 => "HTTP/1.0",
+            http::Version::HTTP_2 => "HTTP/2.0",
+            http::Version::HTTP_3 => "HTTP/3.0",
+            _ => "HTTP/1.1",
+        };
         let redirect_url = parts
             .headers
             .get(http::header::LOCATION)
@@ -354,6 +361,7 @@ impl HttpClient {
             method: method.to_owned(),
             url: url.as_str().to_owned(),
             status,
+            version,
             headers,
             body,
             download_size,

@@ -48,6 +48,7 @@ mod tests {
             method: "GET".into(),
             url: "http://127.0.0.1:1/x".into(),
             status: 200,
+            version: "HTTP/1.1",
             headers: vec![],
             body: Bytes::from_static(b"abc"),
             download_size: 3,

@@ -25,6 +25,8 @@ pub struct ResponseData {
     /// The URL this response came from.
     pub url: String,
     pub status: u16,
+    /// `HTTP/1.1`, `HTTP/2.0`, …
+    pub version: &'static str,
     /// Header names as received (lower-case for HTTP/2) with their values, in order.
     pub headers: Vec<(String, String)>,
     /// The body, decompressed if the server compressed it.

@@ -208,6 +208,12 @@ impl Response {
         &self.data.url
     }
 
+    /// The protocol the response came over: `HTTP/1.1` or `HTTP/2.0`.
+    #[getter]
+    fn http_version(&self) -> &'static str {
+        self.data.version
+    }
+
     #[getter]
     fn redirect_url(&self) -> Option<&str> {
         self.data.redirect_url.as_deref()
@@ -232,7 +238,7 @@ impl Response {
     /// The header block as text (status line and headers).
     #[getter]
     fn header(&self) -> String {
-        let mut text = format!("HTTP/1.1 {}\r\n", self.data.status);
+        let mut text = format!("{} {}\r\n", self.data.version, self.data.status);
         for (name, value) in &self.data.headers {
             text.push_str(&format!("{name}: {value}\r\n"));
         }
