@@ -91,8 +91,12 @@ impl Ready {
     }
 
     #[pyo3(signature = (error, *_rest))]
-    fn throw(&self, error: Bound<'_, PyAny>, _rest: Bound<'_, pyo3::types::PyTuple>) -> PyErr {
-        PyErr::from_value(error)
+    fn throw(
+        &self,
+        error: Bound<'_, PyAny>,
+        _rest: Bound<'_, pyo3::types::PyTuple>,
+    ) -> PyResult<Py<PyAny>> {
+        Err(PyErr::from_value(error))
     }
 
     fn close(&self) {}

@@ -13,11 +13,14 @@ use std::ptr;
 
 use pyo3::exceptions::{PyRuntimeError, PyStopIteration};
 use pyo3::ffi;
+use pyo3::gc::PyVisit;
 use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
 use pyo3::types::PyTuple;
+use pyo3::PyTraverseError;
 
 use super::contextvars;
+use super::done_callbacks::{remove, schedule_all, DoneCallback};
 use super::errors::{cancelled_error, invalid_state};
 use super::native_future::NativeFuture;
 use super::runner::{Purpose, Runner};
@@ -63,8 +66,9 @@ pub struct CoroTask {
     must_cancel: Cell<bool>,
     cancel_message: RefCell<Option<Py<PyAny>>>,
     cancel_requests: Cell<u32>,
-    outcome: RefCell<Option<Result<Py<PyAny>, PyErr>>>,
-    callbacks: RefCell<Vec<Py<PyAny>>>,
+    /// The coroutine's return value, or the exception object it raised.
+    outcome: RefCell<Option<Result<Py<PyAny>, Py<PyAny>>>>,
+    callbacks: RefCell<Vec<DoneCallback>>,
 }
 
 impl CoroTask {
@@ -203,16 +207,13 @@ impl CoroTask {
         });
         *this.outcome.borrow_mut() = Some(match &outcome {
             Ok(v) => Ok(v.clone_ref(py)),
-            Err(e) => Err(e.clone_ref(py)),
+            Err(e) => Err(e.value(py).clone().into_any().unbind()),
         });
-        for callback in this.callbacks.take() {
-            if let Err(e) = this
-                .event_loop
-                .call_method1(py, "call_soon", (callback, slf))
-            {
-                e.print(py);
-            }
-        }
+        schedule_all(
+            this.callbacks.take(),
+            this.event_loop.bind(py),
+            slf.as_any(),
+        );
         let purpose = this.purpose.borrow_mut().take();
         let runner = this.runner.clone_ref(py);
         drop(this);
@@ -279,6 +280,38 @@ impl CoroTask {
         Self::step(slf, None);
     }
 
+    // Python's garbage collector must see what a task holds: a journey's frame or exception
+    // can refer back to its task (asyncio.timeout keeps `current_task()`), forming cycles.
+    fn __traverse__(&self, visit: PyVisit<'_>) -> Result<(), PyTraverseError> {
+        visit.call(&self.coro)?;
+        visit.call(&self.context)?;
+        if let Ok(waiter) = self.waiter.try_borrow() {
+            visit.call(&*waiter)?;
+        }
+        if let Ok(outcome) = self.outcome.try_borrow() {
+            match &*outcome {
+                Some(Ok(v)) | Some(Err(v)) => visit.call(v)?,
+                None => {}
+            }
+        }
+        if let Ok(callbacks) = self.callbacks.try_borrow() {
+            for callback in callbacks.iter() {
+                callback.traverse(&visit)?;
+            }
+        }
+        if let Ok(message) = self.cancel_message.try_borrow() {
+            visit.call(&*message)?;
+        }
+        Ok(())
+    }
+
+    fn __clear__(&mut self) {
+        self.waiter.get_mut().take();
+        self.outcome.get_mut().take();
+        self.callbacks.get_mut().clear();
+        self.cancel_message.get_mut().take();
+    }
+
     #[pyo3(signature = (msg=None))]
     fn cancel(slf: &Bound<'_, Self>, msg: Option<Py<PyAny>>) -> PyResult<bool> {
         let this = slf.borrow();
@@ -323,7 +356,7 @@ impl CoroTask {
     fn result(&self, py: Python<'_>) -> PyResult<Py<PyAny>> {
         match &*self.outcome.borrow() {
             Some(Ok(v)) => Ok(v.clone_ref(py)),
-            Some(Err(e)) => Err(e.clone_ref(py)),
+            Some(Err(e)) => Err(PyErr::from_value(e.bind(py).clone())),
             None => Err(invalid_state(py, "Result is not set.")),
         }
     }
@@ -331,8 +364,10 @@ impl CoroTask {
     fn exception(&self, py: Python<'_>) -> PyResult<Option<Py<PyAny>>> {
         match &*self.outcome.borrow() {
             Some(Ok(_)) => Ok(None),
-            Some(Err(e)) if self.state.get() == State::Cancelled => Err(e.clone_ref(py)),
-            Some(Err(e)) => Ok(Some(e.value(py).clone().into_any().unbind())),
+            Some(Err(e)) if self.state.get() == State::Cancelled => {
+                Err(PyErr::from_value(e.bind(py).clone()))
+            }
+            Some(Err(e)) => Ok(Some(e.clone_ref(py))),
             None => Err(invalid_state(py, "Exception is not set.")),
         }
     }
@@ -343,28 +378,18 @@ impl CoroTask {
         callback: Py<PyAny>,
         context: Option<Py<PyAny>>,
     ) -> PyResult<()> {
-        let _ = context;
         let this = slf.borrow();
+        let callback = DoneCallback::new(callback, context);
         if this.state.get() == State::Pending {
             this.callbacks.borrow_mut().push(callback);
+            Ok(())
         } else {
-            this.event_loop
-                .call_method1(slf.py(), "call_soon", (callback, slf))?;
+            callback.schedule(this.event_loop.bind(slf.py()), slf.as_any())
         }
-        Ok(())
     }
 
-    fn remove_done_callback(&self, py: Python<'_>, callback: Py<PyAny>) -> PyResult<usize> {
-        let mut callbacks = self.callbacks.borrow_mut();
-        let before = callbacks.len();
-        let mut kept = Vec::with_capacity(before);
-        for cb in callbacks.drain(..) {
-            if !cb.bind(py).eq(callback.bind(py))? {
-                kept.push(cb);
-            }
-        }
-        *callbacks = kept;
-        Ok(before - callbacks.len())
+    fn remove_done_callback(&self, py: Python<'_>, callback: Bound<'_, PyAny>) -> PyResult<usize> {
+        remove(&mut self.callbacks.borrow_mut(), py, &callback)
     }
 
     fn get_name(&self) -> String {

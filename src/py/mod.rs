@@ -7,6 +7,7 @@ mod context;
 mod contextvars;
 mod convert;
 mod datapools;
+mod done_callbacks;
 mod driver;
 mod errors;
 mod exception_report;

@@ -6,15 +6,19 @@
 use std::cell::{Cell, RefCell};
 
 use pyo3::exceptions::PyStopIteration;
+use pyo3::gc::PyVisit;
 use pyo3::prelude::*;
 use pyo3::types::PyTuple;
+use pyo3::PyTraverseError;
 
+use super::done_callbacks::{remove, schedule_all, DoneCallback};
 use super::driver::CoroTask;
 use super::errors::{cancelled_error, invalid_state};
 
 enum State {
     Pending,
-    Done(Result<Py<PyAny>, PyErr>),
+    /// The result, or the exception object to raise.
+    Done(Result<Py<PyAny>, Py<PyAny>>),
     Cancelled(Option<Py<PyAny>>),
 }
 
@@ -22,8 +26,8 @@ enum Waiter {
     None,
     /// A journey driven by the Rust driver.
     Task(Py<CoroTask>),
-    /// asyncio-style done callbacks, called as `callback(future)` via `call_soon`.
-    Callbacks(Vec<Py<PyAny>>),
+    /// asyncio-style done callbacks (and a driven task registered before them).
+    Callbacks(Vec<DoneCallback>),
 }
 
 /// Called when the future is cancelled while pending (e.g. abort the HTTP request).
@@ -71,7 +75,9 @@ impl NativeFuture {
         if !this.is_pending() {
             return;
         }
-        *this.state.borrow_mut() = State::Done(result);
+        let py = slf.py();
+        *this.state.borrow_mut() =
+            State::Done(result.map_err(|e| e.value(py).clone().into_any().unbind()));
         this.on_cancel.borrow_mut().take();
         let waiter = std::mem::replace(&mut *this.waiter.borrow_mut(), Waiter::None);
         drop(this);
@@ -90,11 +96,7 @@ impl NativeFuture {
                 }
             }
             Waiter::Callbacks(callbacks) => {
-                for callback in callbacks {
-                    if let Err(e) = event_loop.call_method1(py, "call_soon", (callback, slf)) {
-                        e.print(py);
-                    }
-                }
+                schedule_all(callbacks, event_loop.bind(py), slf.as_any());
             }
         }
     }
@@ -104,7 +106,7 @@ impl NativeFuture {
         match &*self.state.borrow() {
             State::Pending => Ok(None),
             State::Done(Ok(value)) => Ok(Some(value.clone_ref(py))),
-            State::Done(Err(e)) => Err(e.clone_ref(py)),
+            State::Done(Err(e)) => Err(PyErr::from_value(e.bind(py).clone())),
             State::Cancelled(message) => Err(new_cancelled(py, message.as_ref())),
         }
     }
@@ -153,13 +155,46 @@ impl NativeFuture {
 
     /// An exception thrown into the awaiting coroutine (cancellation) stops the request.
     #[pyo3(signature = (error, *_rest))]
-    fn throw(slf: &Bound<'_, Self>, error: Bound<'_, PyAny>, _rest: Bound<'_, PyTuple>) -> PyErr {
+    fn throw(
+        slf: &Bound<'_, Self>,
+        error: Bound<'_, PyAny>,
+        _rest: Bound<'_, PyTuple>,
+    ) -> PyResult<Py<PyAny>> {
         let _ = Self::cancel(slf, None);
-        PyErr::from_value(error)
+        Err(PyErr::from_value(error))
     }
 
     fn close(slf: &Bound<'_, Self>) {
         let _ = Self::cancel(slf, None);
+    }
+
+    fn __traverse__(&self, visit: PyVisit<'_>) -> Result<(), PyTraverseError> {
+        if let Ok(state) = self.state.try_borrow() {
+            match &*state {
+                State::Done(Ok(v)) | State::Done(Err(v)) => visit.call(v)?,
+                State::Cancelled(message) => visit.call(message)?,
+                State::Pending => {}
+            }
+        }
+        if let Ok(waiter) = self.waiter.try_borrow() {
+            match &*waiter {
+                Waiter::Task(task) => visit.call(task)?,
+                Waiter::Callbacks(callbacks) => {
+                    for callback in callbacks {
+                        callback.traverse(&visit)?;
+                    }
+                }
+                Waiter::None => {}
+            }
+        }
+        Ok(())
+    }
+
+    fn __clear__(&mut self) {
+        *self.waiter.get_mut() = Waiter::None;
+        if !matches!(self.state.get_mut(), State::Pending) {
+            *self.state.get_mut() = State::Cancelled(None);
+        }
     }
 
     #[getter]
@@ -195,7 +230,7 @@ impl NativeFuture {
         match &*self.state.borrow() {
             State::Pending => Err(invalid_state(py, "Exception is not set.")),
             State::Done(Ok(_)) => Ok(None),
-            State::Done(Err(e)) => Ok(Some(e.value(py).clone().into_any().unbind())),
+            State::Done(Err(e)) => Ok(Some(e.clone_ref(py))),
             State::Cancelled(message) => Err(new_cancelled(py, message.as_ref())),
         }
     }
@@ -224,42 +259,32 @@ impl NativeFuture {
         callback: Py<PyAny>,
         context: Option<Py<PyAny>>,
     ) -> PyResult<()> {
-        let _ = context;
         let this = slf.borrow();
+        let callback = DoneCallback::new(callback, context);
         if !this.is_pending() {
-            this.event_loop
-                .call_method1(slf.py(), "call_soon", (callback, slf))?;
-            return Ok(());
+            return callback.schedule(this.event_loop.bind(slf.py()), slf.as_any());
         }
         let mut waiter = this.waiter.borrow_mut();
-        match &mut *waiter {
-            Waiter::Callbacks(callbacks) => callbacks.push(callback),
-            // A driven task was already registered: keep it and add the callback after it.
-            Waiter::Task(_) => {
-                let Waiter::Task(task) = std::mem::replace(&mut *waiter, Waiter::None) else {
-                    unreachable!()
-                };
-                *waiter = Waiter::Callbacks(vec![task.into_any(), callback]);
+        match std::mem::replace(&mut *waiter, Waiter::None) {
+            Waiter::Callbacks(mut callbacks) => {
+                callbacks.push(callback);
+                *waiter = Waiter::Callbacks(callbacks);
+            }
+            // A driven task was registered first: it becomes a callback too (it is callable).
+            Waiter::Task(task) => {
+                *waiter =
+                    Waiter::Callbacks(vec![DoneCallback::new(task.into_any(), None), callback]);
             }
             Waiter::None => *waiter = Waiter::Callbacks(vec![callback]),
         }
         Ok(())
     }
 
-    fn remove_done_callback(&self, py: Python<'_>, callback: Py<PyAny>) -> PyResult<usize> {
-        let mut waiter = self.waiter.borrow_mut();
-        let Waiter::Callbacks(callbacks) = &mut *waiter else {
-            return Ok(0);
-        };
-        let before = callbacks.len();
-        let mut kept = Vec::with_capacity(before);
-        for cb in callbacks.drain(..) {
-            if !cb.bind(py).eq(callback.bind(py))? {
-                kept.push(cb);
-            }
+    fn remove_done_callback(&self, py: Python<'_>, callback: Bound<'_, PyAny>) -> PyResult<usize> {
+        match &mut *self.waiter.borrow_mut() {
+            Waiter::Callbacks(callbacks) => remove(callbacks, py, &callback),
+            _ => Ok(0),
         }
-        *callbacks = kept;
-        Ok(before - callbacks.len())
     }
 
     fn __repr__(&self) -> &'static str {

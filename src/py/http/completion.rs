@@ -2,18 +2,17 @@
 //! is written once per batch; the loop's reader callback drains the queue, builds the Python
 //! results and resolves the waiting futures (stepping driven journeys directly).
 
-use std::cell::{Cell, RefCell};
+use std::cell::RefCell;
 use std::collections::HashMap;
 use std::io;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
-use std::sync::{Mutex, OnceLock};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 
 use pyo3::prelude::*;
-use pyo3::sync::PyOnceLock;
 
 use super::session::{finish_exchange, InFlight};
 use crate::http::Exchange;
-use crate::py::errors::one_line;
 use crate::py::native_future::NativeFuture;
 
 /// A finished exchange for the request with this id.
@@ -28,24 +27,17 @@ pub struct CompletionQueue {
 }
 
 impl CompletionQueue {
-    /// The process's queue (created on first use).
-    pub fn global() -> io::Result<&'static CompletionQueue> {
-        static QUEUE: OnceLock<Result<CompletionQueue, String>> = OnceLock::new();
-        QUEUE
-            .get_or_init(|| {
-                // SAFETY: plain syscall; a negative result is an error.
-                let fd = unsafe { libc::eventfd(0, libc::EFD_NONBLOCK | libc::EFD_CLOEXEC) };
-                if fd < 0 {
-                    return Err(io::Error::last_os_error().to_string());
-                }
-                Ok(CompletionQueue {
-                    items: Mutex::new(Vec::new()),
-                    // SAFETY: a fresh descriptor we own.
-                    eventfd: unsafe { OwnedFd::from_raw_fd(fd) },
-                })
-            })
-            .as_ref()
-            .map_err(|e| io::Error::other(e.clone()))
+    fn new() -> io::Result<Self> {
+        // SAFETY: plain syscall; a negative result is an error.
+        let fd = unsafe { libc::eventfd(0, libc::EFD_NONBLOCK | libc::EFD_CLOEXEC) };
+        if fd < 0 {
+            return Err(io::Error::last_os_error());
+        }
+        Ok(CompletionQueue {
+            items: Mutex::new(Vec::new()),
+            // SAFETY: a fresh descriptor we own.
+            eventfd: unsafe { OwnedFd::from_raw_fd(fd) },
+        })
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, Vec<Completion>> {
@@ -82,70 +74,84 @@ impl CompletionQueue {
         };
         std::mem::take(&mut *self.lock())
     }
-
-    fn fd(&self) -> i32 {
-        self.eventfd.as_raw_fd()
-    }
 }
 
-/// Loop-thread state: requests in flight and the loop the eventfd reader is registered on.
-#[pyclass(unsendable, module = "mite._mite")]
+thread_local! {
+    /// The drivers of the event loops this thread has run HTTP requests on.
+    static DRIVERS: RefCell<Vec<Py<HttpDriver>>> = const { RefCell::new(Vec::new()) };
+}
+
+/// The HTTP side of one event loop: its completion queue (registered as a reader on the
+/// loop) and its requests in flight. Lives on the loop's thread.
+// Not `unsendable`: a thread's drivers are dropped with its thread-local storage, and the
+// last reference may then go away on another thread.
+#[pyclass(frozen, module = "mite._mite")]
 pub struct HttpDriver {
-    in_flight: RefCell<HashMap<u64, InFlight>>,
-    next_id: Cell<u64>,
-    registered_loop: RefCell<Option<Py<PyAny>>>,
+    queue: Arc<CompletionQueue>,
+    event_loop: Py<PyAny>,
+    in_flight: Mutex<HashMap<u64, InFlight>>,
+    next_id: AtomicU64,
 }
 
 impl HttpDriver {
-    /// The process's driver (the loop thread is the only user).
-    pub fn global(py: Python<'_>) -> PyResult<&Bound<'_, HttpDriver>> {
-        static DRIVER: PyOnceLock<Py<HttpDriver>> = PyOnceLock::new();
-        DRIVER
-            .get_or_try_init(py, || {
-                Py::new(
-                    py,
-                    HttpDriver {
-                        in_flight: RefCell::new(HashMap::new()),
-                        next_id: Cell::new(0),
-                        registered_loop: RefCell::new(None),
-                    },
-                )
-            })
-            .map(|d| d.bind(py))
-    }
-
-    /// Makes sure `event_loop` drains the queue (once per loop).
-    pub fn ensure_registered(slf: &Bound<'_, Self>, event_loop: &Bound<'_, PyAny>) -> PyResult<()> {
-        let this = slf.borrow();
-        if this
-            .registered_loop
-            .borrow()
-            .as_ref()
-            .is_some_and(|l| l.bind(slf.py()).is(event_loop))
-        {
-            return Ok(());
+    /// The driver of `event_loop`, created (and registered as a reader) on first use. Drivers
+    /// of closed loops are dropped, closing their eventfds.
+    pub fn for_loop<'py>(event_loop: &Bound<'py, PyAny>) -> PyResult<Bound<'py, HttpDriver>> {
+        let py = event_loop.py();
+        let found = DRIVERS.with_borrow(|drivers| {
+            drivers
+                .iter()
+                .find(|d| d.get().event_loop.bind(py).is(event_loop))
+                .map(|d| d.clone_ref(py))
+        });
+        if let Some(driver) = found {
+            return Ok(driver.into_bound(py));
         }
-        let queue = CompletionQueue::global().map_err(|e| {
+        let queue = CompletionQueue::new().map_err(|e| {
             pyo3::exceptions::PyOSError::new_err(format!(
                 "cannot create the HTTP completion queue: {e}"
             ))
         })?;
-        event_loop.call_method1("add_reader", (queue.fd(), slf.getattr("_drain")?))?;
-        *this.registered_loop.borrow_mut() = Some(event_loop.clone().unbind());
-        Ok(())
+        let fd = queue.eventfd.as_raw_fd();
+        let driver = Bound::new(
+            py,
+            HttpDriver {
+                queue: Arc::new(queue),
+                event_loop: event_loop.clone().unbind(),
+                in_flight: Mutex::new(HashMap::new()),
+                next_id: AtomicU64::new(0),
+            },
+        )?;
+        event_loop.call_method1("add_reader", (fd, driver.getattr("_drain")?))?;
+        DRIVERS.with_borrow_mut(|drivers| {
+            drivers.retain(|d| {
+                let closed = d.get().event_loop.bind(py).call_method0("is_closed");
+                !closed.and_then(|c| c.is_truthy()).unwrap_or(true)
+            });
+            drivers.push(driver.clone().unbind());
+        });
+        Ok(driver)
+    }
+
+    /// Where the HTTP runtime delivers this loop's finished requests.
+    pub fn queue(&self) -> Arc<CompletionQueue> {
+        self.queue.clone()
     }
 
     /// Records a request in flight, returning its id.
     pub fn track(&self, in_flight: InFlight) -> u64 {
-        let id = self.next_id.get() + 1;
-        self.next_id.set(id);
-        self.in_flight.borrow_mut().insert(id, in_flight);
+        let id = self.next_id.fetch_add(1, Ordering::Relaxed) + 1;
+        self.in_flight().insert(id, in_flight);
         id
     }
 
     /// Forgets a cancelled request.
     pub fn forget(&self, id: u64) {
-        self.in_flight.borrow_mut().remove(&id);
+        self.in_flight().remove(&id);
+    }
+
+    fn in_flight(&self) -> std::sync::MutexGuard<'_, HashMap<u64, InFlight>> {
+        self.in_flight.lock().unwrap_or_else(|e| e.into_inner())
     }
 }
 
@@ -154,21 +160,14 @@ impl HttpDriver {
     /// Reader callback: resolves every finished request.
     fn _drain(slf: &Bound<'_, Self>) {
         let py = slf.py();
-        let Ok(queue) = CompletionQueue::global() else {
-            return;
-        };
-        for completion in queue.take() {
-            let in_flight = slf.borrow().in_flight.borrow_mut().remove(&completion.id);
+        let completions = slf.get().queue.take();
+        for completion in completions {
+            let in_flight = slf.get().in_flight().remove(&completion.id);
             let Some(in_flight) = in_flight else {
                 continue; // cancelled meanwhile
             };
             let future = in_flight.future.clone_ref(py);
             let result = finish_exchange(py, in_flight, completion.exchange);
-            if let Err(e) = &result {
-                if e.is_instance_of::<pyo3::exceptions::PySystemError>(py) {
-                    log::error!(target: "mite_http", "finishing a request failed: {}", one_line(py, e));
-                }
-            }
             NativeFuture::resolve(future.bind(py), result);
         }
     }

@@ -15,7 +15,7 @@ use pyo3::sync::PyOnceLock;
 use pyo3::types::{PyBytes, PyDict, PyString, PyTuple, PyType};
 use url::Url;
 
-use super::completion::{Completion, CompletionQueue, HttpDriver};
+use super::completion::{Completion, HttpDriver};
 use super::response::{Request, Response};
 use crate::bus::BusSender;
 use crate::clock::unix_time;
@@ -276,8 +276,7 @@ impl HttpSession {
             this.add_cookies(&spec.url, cookies)?;
         }
         let event_loop = get_running_loop(py)?;
-        let driver = HttpDriver::global(py)?;
-        HttpDriver::ensure_registered(driver, &event_loop)?;
+        let driver = HttpDriver::for_loop(&event_loop)?;
         let transaction = current_transaction(py)?;
         let fast = match (&this.route, &this.callback) {
             (Some(route), None) => Some((route.clone(), this.extra_fields(py)?)),
@@ -288,7 +287,7 @@ impl HttpSession {
             _ => None,
         };
         let future = Py::new(py, NativeFuture::new(event_loop.unbind()))?;
-        let id = driver.borrow().track(InFlight {
+        let id = driver.get().track(InFlight {
             future: future.clone_ref(py),
             session: slf.clone().unbind(),
             transaction: transaction.clone(),
@@ -299,9 +298,7 @@ impl HttpSession {
             cert: spec.client_cert.clone(),
         });
         let runtime = runtime().map_err(|e| PyRuntimeError::new_err(e.to_string()))?;
-        let queue = CompletionQueue::global().map_err(|e| {
-            PyRuntimeError::new_err(format!("cannot create the HTTP completion queue: {e}"))
-        })?;
+        let queue = driver.get().queue();
         let jar = this.jar.clone();
         let client = client().clone();
         let task = runtime.spawn(async move {
@@ -312,13 +309,10 @@ impl HttpSession {
             queue.push(Completion { id, exchange });
         });
         let abort = task.abort_handle();
+        let driver = driver.clone().unbind();
         future.borrow(py).set_on_cancel(Box::new(move || {
             abort.abort();
-            Python::attach(|py| {
-                if let Ok(driver) = HttpDriver::global(py) {
-                    driver.borrow().forget(id);
-                }
-            });
+            driver.get().forget(id);
         }));
         Ok(future)
     }
