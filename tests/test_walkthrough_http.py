@@ -79,6 +79,7 @@ def test_signin_uses_exactly_the_users_the_app_created_and_every_login_succeeds(
         "my_file:walkthrough_scenario",
         app,
         "--add-to-config=duration:1",
+        "--report",
     )
     assert signin.returncode == 0, signin.stderr
 
@@ -88,3 +89,5 @@ def test_signin_uses_exactly_the_users_the_app_created_and_every_login_succeeds(
     assert {m["response_code"] for m in logins} == {200}
     assert {m["transaction"] for m in logins} == {"__root__ :: Log in"}
     assert {m["method"] for m in logins} == {b"POST"}
+    # The console statistics count requests from http_metrics.
+    assert f"\n{len(metrics)} requests in " in signin.stdout, signin.stdout

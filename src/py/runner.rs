@@ -503,6 +503,12 @@ impl Runner {
         }
     }
 
+    /// Gives back the slot planned for a journey of scenario `id` and fails the run.
+    fn abandon(&self, py: Python<'_>, id: ScenarioId, message: String) {
+        self.state.borrow_mut().scheduler.release(id);
+        self.fail(py, message);
+    }
+
     /// Records a fatal error and stops the run: one line for the user, exit 1.
     fn fail(&self, py: Python<'_>, message: String) {
         {
@@ -589,10 +595,10 @@ impl Runner {
             Ok(None) if exhaustible => Self::exhausted(slf, id),
             Ok(None) => Self::starved(slf, id),
             Err(e) => {
-                this.state.borrow_mut().scheduler.release(id);
                 let spec = this.journey_spec(id);
-                this.fail(
+                this.abandon(
                     py,
+                    id,
                     format!(
                         "datapool of scenario {id} ({spec}) failed: {}",
                         one_line(py, &e)
@@ -664,10 +670,10 @@ impl Runner {
             Ok(item) => match split_item(py, item.bind(py)) {
                 Ok(item) => Self::launch(slf, id, Some(item)),
                 Err(e) => {
-                    this.state.borrow_mut().scheduler.release(id);
                     let spec = this.journey_spec(id);
-                    this.fail(
+                    this.abandon(
                         py,
+                        id,
                         format!(
                             "datapool of scenario {id} ({spec}) returned a bad item: {}",
                             one_line(py, &e)
@@ -679,10 +685,10 @@ impl Runner {
                 Self::exhausted(slf, id);
             }
             Err(e) => {
-                this.state.borrow_mut().scheduler.release(id);
                 let spec = this.journey_spec(id);
-                this.fail(
+                this.abandon(
                     py,
+                    id,
                     format!(
                         "datapool of scenario {id} ({spec}) failed: {}",
                         one_line(py, &e)
@@ -732,16 +738,15 @@ impl Runner {
             if let Some(item) = item {
                 Self::checkin(slf, id, item);
             }
-            this.state.borrow_mut().scheduler.release(id);
-            this.fail(py, message);
+            this.abandon(py, id, message);
             return;
         }
         let fixture = match fixture_of(journey.bind(py)) {
             Ok(f) => f,
             Err(e) => {
-                this.state.borrow_mut().scheduler.release(id);
-                this.fail(
+                this.abandon(
                     py,
+                    id,
                     format!("fixture of journey {spec} is broken: {}", one_line(py, &e)),
                 );
                 return;
@@ -865,9 +870,9 @@ impl Runner {
         let prepared = match this.prepare(py, context, &journey, item.as_ref()) {
             Ok(prepared) => prepared,
             Err(e) => {
-                this.state.borrow_mut().scheduler.release(id);
-                this.fail(
+                this.abandon(
                     py,
+                    id,
                     format!("cannot start journey {spec}: {}", one_line(py, &e)),
                 );
                 return;
@@ -907,8 +912,7 @@ impl Runner {
             Ok(it) => it,
             Err(()) => {
                 let shown = py_repr(&awaitable);
-                this.state.borrow_mut().scheduler.release(id);
-                this.fail(py, format!("journey {spec} returned {shown}, not an awaitable: journeys must be async functions"));
+                this.abandon(py, id, format!("journey {spec} returned {shown}, not an awaitable: journeys must be async functions"));
                 return;
             }
         };
