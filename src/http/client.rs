@@ -1,40 +1,39 @@
-//! Executes one journey request: the pooled hyper client, cookies, redirects with mite's rules,
+//! Executes one journey request: the connection pool, cookies, redirects with mite's rules,
 //! the deadline, and curl-style timings for every response.
 
 use std::collections::HashMap;
+use std::str::FromStr;
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use base64::Engine;
 use bytes::Bytes;
-use http::header::{HeaderName, HeaderValue};
-use http::{Method, Request};
+use http::header::{self, HeaderName, HeaderValue};
+use http::{HeaderMap, Method, Request, Uri};
 use http_body_util::{BodyExt, Full};
-use hyper_util::client::legacy::Client;
-use hyper_util::rt::{TokioExecutor, TokioTimer};
 use tokio_rustls::TlsConnector;
 use url::Url;
 
-use super::connector::{ConnectError, ConnectionInfo, TimedConnector};
+use super::connector::{ConnectError, Target};
 use super::decode::{decode, ACCEPT_ENCODING};
+use super::pool::{Pool, PoolError, Sender};
+use super::response::SentHeaders;
 use super::tls::{client_config, ClientCert};
 use super::{
     Body, CookieJar, Exchange, HttpError, HttpErrorKind, RequestSpec, ResponseData, Timings,
 };
 
-type Pool = Client<TimedConnector, Full<Bytes>>;
-
 /// Connection pool settings.
 #[derive(Debug, Clone, Copy)]
 pub struct HttpClientConfig {
-    /// Idle keep-alive connections are closed after this.
+    /// Idle keep-alive connections are not reused after this.
     pub pool_idle_timeout: Duration,
 }
 
 impl Default for HttpClientConfig {
     fn default() -> Self {
         HttpClientConfig {
-            pool_idle_timeout: Duration::from_secs(90),
+            pool_idle_timeout: Duration::from_secs(60),
         }
     }
 }
@@ -42,19 +41,10 @@ impl Default for HttpClientConfig {
 /// The runner's HTTP client: one keep-alive pool per TLS setting, shared by every journey.
 pub struct HttpClient {
     config: HttpClientConfig,
-    verifying: OnceLock<Result<Pool, String>>,
-    trusting: OnceLock<Result<Pool, String>>,
+    verifying: OnceLock<Result<Arc<Pool>, String>>,
+    trusting: OnceLock<Result<Arc<Pool>, String>>,
     /// Pools for client certificates, by (key file, cert file, verify).
-    with_certs: Mutex<HashMap<(String, String, bool), Pool>>,
-}
-
-fn build_pool(config: HttpClientConfig, tls: rustls::ClientConfig) -> Pool {
-    let connector = TimedConnector::new(TlsConnector::from(Arc::new(tls)));
-    Client::builder(TokioExecutor::new())
-        .pool_idle_timeout(config.pool_idle_timeout)
-        .pool_timer(TokioTimer::new())
-        .timer(TokioTimer::new())
-        .build(connector)
+    with_certs: Mutex<HashMap<(String, String, bool), Arc<Pool>>>,
 }
 
 fn is_redirect(status: u16) -> bool {
@@ -71,21 +61,66 @@ fn since(t0: Instant, t: Instant) -> f64 {
     t.saturating_duration_since(t0).as_secs_f64()
 }
 
-/// The most useful line of a hyper-util error: our connector's own error when there is one.
-fn classify(error: &hyper_util::client::legacy::Error) -> (HttpErrorKind, String) {
-    let mut source: Option<&(dyn std::error::Error + 'static)> = Some(error);
-    while let Some(e) = source {
-        if let Some(connect) = e.downcast_ref::<ConnectError>() {
-            let kind = match connect {
-                ConnectError::InvalidUri(_) => HttpErrorKind::InvalidUrl,
-                ConnectError::Dns { .. } | ConnectError::NoAddress(_) => HttpErrorKind::Dns,
-                ConnectError::Connect { .. } => HttpErrorKind::Connect,
-                ConnectError::Tls { .. } => HttpErrorKind::Tls,
-            };
-            return (kind, connect.to_string());
-        }
-        source = e.source();
+/// One hop of an exchange: what to send where.
+struct Hop {
+    method: Method,
+    method_name: Arc<str>,
+    url: Arc<str>,
+    uri: Uri,
+    target: Target,
+    body: Body,
+}
+
+impl Hop {
+    fn new(method: &str, url: Arc<str>, body: Body) -> Result<Self, String> {
+        let uri = Uri::from_str(&url).map_err(|e| e.to_string())?;
+        let secure = match uri.scheme_str() {
+            Some("https") => true,
+            Some("http") => false,
+            Some(other) => return Err(format!("unsupported scheme '{other}'")),
+            None => return Err("the URL has no scheme (http:// or https://)".into()),
+        };
+        let host = uri.host().ok_or("the URL has no host")?;
+        let target = Target {
+            secure,
+            host: Arc::from(host),
+            port: uri.port_u16().unwrap_or(if secure { 443 } else { 80 }),
+        };
+        Ok(Hop {
+            method: Method::from_bytes(method.as_bytes())
+                .map_err(|e| format!("bad method: {e}"))?,
+            method_name: Arc::from(method),
+            url,
+            uri,
+            target,
+            body,
+        })
     }
+
+    fn error(&self, kind: HttpErrorKind, message: impl Into<String>) -> HttpError {
+        HttpError::new(kind, &self.method_name, &self.url, message)
+    }
+
+    /// A `url::Url` for cookie matching and redirect resolution (only parsed when needed).
+    fn parsed_url(&self) -> Option<Url> {
+        Url::parse(&self.url).ok()
+    }
+}
+
+fn connect_error(hop: &Hop, error: PoolError) -> HttpError {
+    let kind = match &error {
+        PoolError::Connect(ConnectError::InvalidUri(_)) => HttpErrorKind::InvalidUrl,
+        PoolError::Connect(ConnectError::Dns { .. } | ConnectError::NoAddress(_)) => {
+            HttpErrorKind::Dns
+        }
+        PoolError::Connect(ConnectError::Connect { .. }) => HttpErrorKind::Connect,
+        PoolError::Connect(ConnectError::Tls { .. }) => HttpErrorKind::Tls,
+        PoolError::Handshake(_) => HttpErrorKind::Protocol,
+    };
+    hop.error(kind, error.to_string())
+}
+
+fn hyper_error(error: &hyper::Error) -> String {
     let mut message = error.to_string();
     let mut source = std::error::Error::source(error);
     while let Some(e) = source {
@@ -93,7 +128,7 @@ fn classify(error: &hyper_util::client::legacy::Error) -> (HttpErrorKind, String
         message.push_str(&e.to_string());
         source = e.source();
     }
-    (HttpErrorKind::Protocol, message)
+    message
 }
 
 impl HttpClient {
@@ -106,8 +141,14 @@ impl HttpClient {
         }
     }
 
-    fn pool(&self, verify: bool, cert: Option<&(String, String)>) -> Result<Pool, String> {
-        let config = self.config;
+    fn build_pool(&self, tls: rustls::ClientConfig) -> Arc<Pool> {
+        Arc::new(Pool::new(
+            TlsConnector::from(Arc::new(tls)),
+            self.config.pool_idle_timeout,
+        ))
+    }
+
+    fn pool(&self, verify: bool, cert: Option<&(String, String)>) -> Result<Arc<Pool>, String> {
         if let Some((key, certfile)) = cert {
             let mut pools = self.with_certs.lock().unwrap_or_else(|e| e.into_inner());
             let id = (key.clone(), certfile.clone(), verify);
@@ -115,7 +156,7 @@ impl HttpClient {
                 return Ok(pool.clone());
             }
             let tls = client_config(verify, Some(ClientCert::load(key, certfile)?))?;
-            let pool = build_pool(config, tls);
+            let pool = self.build_pool(tls);
             pools.insert(id, pool.clone());
             return Ok(pool);
         }
@@ -124,62 +165,45 @@ impl HttpClient {
         } else {
             &self.trusting
         };
-        cell.get_or_init(|| client_config(verify, None).map(|tls| build_pool(config, tls)))
+        cell.get_or_init(|| client_config(verify, None).map(|tls| self.build_pool(tls)))
             .clone()
     }
 
     /// Runs the request and every redirect it leads to, within `spec.timeout`.
     pub async fn execute(&self, spec: RequestSpec, jar: Arc<CookieJar>) -> Exchange {
         let mut exchange = Exchange::default();
-        let fail = |kind, method: &str, url: &str, message: String| {
-            Some(HttpError::new(kind, method, url, message))
-        };
-        let mut url = match Url::parse(&spec.url) {
-            Ok(url) if matches!(url.scheme(), "http" | "https") => url,
-            Ok(url) => {
-                exchange.error = fail(
+        let mut hop = match Hop::new(
+            &spec.method,
+            Arc::from(spec.url.as_str()),
+            spec.body.clone(),
+        ) {
+            Ok(hop) => hop,
+            Err(message) => {
+                exchange.error = Some(HttpError::new(
                     HttpErrorKind::InvalidUrl,
                     &spec.method,
                     &spec.url,
-                    format!("unsupported scheme '{}'", url.scheme()),
-                );
-                return exchange;
-            }
-            Err(e) => {
-                exchange.error = fail(
-                    HttpErrorKind::InvalidUrl,
-                    &spec.method,
-                    &spec.url,
-                    e.to_string(),
-                );
+                    message,
+                ));
                 return exchange;
             }
         };
         let pool = match self.pool(spec.verify_tls, spec.client_cert.as_ref()) {
             Ok(pool) => pool,
             Err(e) => {
-                exchange.error = fail(HttpErrorKind::Certificate, &spec.method, &spec.url, e);
+                exchange.error = Some(hop.error(HttpErrorKind::Certificate, e));
                 return exchange;
             }
         };
         let deadline = Instant::now() + spec.timeout;
-        let mut method = spec.method.clone();
-        let mut body = spec.body.clone();
         let mut followed = 0;
         loop {
             let remaining = deadline.saturating_duration_since(Instant::now());
-            let hop = tokio::time::timeout(
-                remaining,
-                self.send(&pool, &spec, &method, &url, &body, &jar),
-            );
-            let response = match hop.await {
+            let sent = tokio::time::timeout(remaining, self.send(&pool, &spec, &hop, &jar));
+            let response = match sent.await {
                 Err(_) => {
-                    exchange.error = fail(
-                        HttpErrorKind::Timeout,
-                        &method,
-                        url.as_str(),
-                        format!("timed out after {:.3} s", spec.timeout.as_secs_f64()),
-                    );
+                    let message = format!("timed out after {:.3} s", spec.timeout.as_secs_f64());
+                    exchange.error = Some(hop.error(HttpErrorKind::Timeout, message));
                     return exchange;
                 }
                 Ok(Err(e)) => {
@@ -198,27 +222,129 @@ impl HttpClient {
                 return exchange;
             };
             if followed >= spec.max_redirects {
-                exchange.error = fail(
-                    HttpErrorKind::MaxRedirects,
-                    &method,
-                    url.as_str(),
-                    "Max Redirects".into(),
-                );
+                exchange.error = Some(hop.error(HttpErrorKind::MaxRedirects, "Max Redirects"));
                 return exchange;
             }
             followed += 1;
-            if matches!(status, 301..=303) {
-                method = "GET".into();
-                body = Body::Empty;
-            }
-            url = match Url::parse(&next) {
-                Ok(url) => url,
-                Err(e) => {
-                    exchange.error = fail(HttpErrorKind::InvalidUrl, &method, &next, e.to_string());
+            let (method, body) = if matches!(status, 301..=303) {
+                ("GET".to_owned(), Body::Empty)
+            } else {
+                (hop.method_name.to_string(), hop.body.clone())
+            };
+            hop = match Hop::new(&method, Arc::from(next.as_str()), body) {
+                Ok(hop) => hop,
+                Err(message) => {
+                    exchange.error = Some(HttpError::new(
+                        HttpErrorKind::InvalidUrl,
+                        &method,
+                        &next,
+                        message,
+                    ));
                     return exchange;
                 }
             };
         }
+    }
+
+    /// Builds the request of one hop.
+    fn request(
+        &self,
+        spec: &RequestSpec,
+        hop: &Hop,
+        h2: bool,
+        jar: &CookieJar,
+    ) -> Result<(Request<Full<Bytes>>, SentHeaders), HttpError> {
+        let mut headers = HeaderMap::with_capacity(spec.headers.len() + 6);
+        // Headers that belong to a body are not carried over when a redirect drops it.
+        let dropped_body = matches!(hop.body, Body::Empty) && !matches!(spec.body, Body::Empty);
+        for (name, value) in spec.headers.iter() {
+            let lower = name.to_ascii_lowercase();
+            if dropped_body && (lower == "content-type" || lower == "content-length") {
+                continue;
+            }
+            let name = HeaderName::from_bytes(name.as_bytes()).map_err(|e| {
+                hop.error(
+                    HttpErrorKind::InvalidUrl,
+                    format!("bad header name {name:?}: {e}"),
+                )
+            })?;
+            let value = HeaderValue::from_str(value).map_err(|e| {
+                hop.error(
+                    HttpErrorKind::InvalidUrl,
+                    format!("bad header value {value:?}: {e}"),
+                )
+            })?;
+            headers.append(name, value);
+        }
+        let mut added: Vec<(&'static str, String)> = Vec::new();
+        let mut add =
+            |headers: &mut HeaderMap, name: HeaderName, label: &'static str, value: HeaderValue| {
+                if !headers.contains_key(&name) {
+                    added.push((label, value.to_str().unwrap_or_default().to_owned()));
+                    headers.insert(name, value);
+                }
+            };
+        if !h2 {
+            if let Some(authority) = hop.uri.authority() {
+                if let Ok(value) = HeaderValue::from_str(authority.as_str()) {
+                    add(&mut headers, header::HOST, "Host", value);
+                }
+            }
+        }
+        add(
+            &mut headers,
+            header::ACCEPT,
+            "Accept",
+            HeaderValue::from_static("*/*"),
+        );
+        add(
+            &mut headers,
+            header::ACCEPT_ENCODING,
+            "Accept-Encoding",
+            HeaderValue::from_static(ACCEPT_ENCODING),
+        );
+        if let Some(content_type) = hop.body.default_content_type() {
+            add(
+                &mut headers,
+                header::CONTENT_TYPE,
+                "Content-Type",
+                HeaderValue::from_static(content_type),
+            );
+        }
+        if let Some((user, password)) = &spec.basic_auth {
+            let token =
+                base64::engine::general_purpose::STANDARD.encode(format!("{user}:{password}"));
+            if let Ok(value) = HeaderValue::from_str(&format!("Basic {token}")) {
+                add(&mut headers, header::AUTHORIZATION, "Authorization", value);
+            }
+        }
+        if !jar.is_empty() {
+            if let Some(cookies) = hop.parsed_url().and_then(|url| jar.header_for(&url)) {
+                if let Ok(value) = HeaderValue::from_str(&cookies) {
+                    added.push(("Cookie", cookies));
+                    headers.append(header::COOKIE, value);
+                }
+            }
+        }
+        let uri = if h2 {
+            hop.uri.clone()
+        } else {
+            hop.uri.path_and_query().map_or_else(
+                || Uri::from_static("/"),
+                |pq| Uri::from_str(pq.as_str()).unwrap_or_else(|_| Uri::from_static("/")),
+            )
+        };
+        let mut request = Request::new(Full::new(hop.body.bytes()));
+        *request.method_mut() = hop.method.clone();
+        *request.uri_mut() = uri;
+        *request.headers_mut() = headers;
+        Ok((
+            request,
+            SentHeaders {
+                user: spec.headers.clone(),
+                added,
+            },
+        ))
     }
 
     /// One request/response on the pool.
@@ -226,106 +352,92 @@ impl HttpClient {
         &self,
         pool: &Pool,
         spec: &RequestSpec,
-        method: &str,
-        url: &Url,
-        body: &Body,
+        hop: &Hop,
         jar: &CookieJar,
     ) -> Result<ResponseData, HttpError> {
-        let error = |kind, message: String| HttpError::new(kind, method, url.as_str(), message);
-        let http_method = Method::from_bytes(method.as_bytes())
-            .map_err(|e| error(HttpErrorKind::InvalidUrl, format!("bad method: {e}")))?;
-        let mut request_headers: Vec<(String, String)> = Vec::with_capacity(spec.headers.len() + 4);
-        // Headers that belong to a body are not carried over when a redirect drops it.
-        let body_header = |name: &str| {
-            name.eq_ignore_ascii_case("content-type") || name.eq_ignore_ascii_case("content-length")
-        };
-        for (name, value) in &spec.headers {
-            if matches!(body, Body::Empty) && !matches!(spec.body, Body::Empty) && body_header(name)
-            {
-                continue;
-            }
-            request_headers.push((name.clone(), value.clone()));
-        }
-        let has = |headers: &[(String, String)], name: &str| {
-            headers.iter().any(|(n, _)| n.eq_ignore_ascii_case(name))
-        };
-        if !has(&request_headers, "accept") {
-            request_headers.push(("Accept".into(), "*/*".into()));
-        }
-        if !has(&request_headers, "accept-encoding") {
-            request_headers.push(("Accept-Encoding".into(), ACCEPT_ENCODING.into()));
-        }
-        if let Some(content_type) = body.default_content_type() {
-            if !has(&request_headers, "content-type") {
-                request_headers.push(("Content-Type".into(), content_type.into()));
-            }
-        }
-        if let Some((user, password)) = &spec.basic_auth {
-            let token =
-                base64::engine::general_purpose::STANDARD.encode(format!("{user}:{password}"));
-            request_headers.push(("Authorization".into(), format!("Basic {token}")));
-        }
-        if let Some(cookies) = jar.header_for(url) {
-            request_headers.push(("Cookie".into(), cookies));
-        }
-        let mut builder = Request::builder().method(http_method).uri(url.as_str());
-        for (name, value) in &request_headers {
-            let name = HeaderName::from_bytes(name.as_bytes()).map_err(|e| {
-                error(
-                    HttpErrorKind::InvalidUrl,
-                    format!("bad header name {name:?}: {e}"),
-                )
-            })?;
-            let value = HeaderValue::from_str(value).map_err(|e| {
-                error(
-                    HttpErrorKind::InvalidUrl,
-                    format!("bad header value {value:?}: {e}"),
-                )
-            })?;
-            builder = builder.header(name, value);
-        }
-        let payload = body.bytes();
-        let upload_size = payload.len() as u64;
-        let request = builder
-            .body(Full::new(payload))
-            .map_err(|e| error(HttpErrorKind::InvalidUrl, e.to_string()))?;
-
         let start_time = epoch_seconds();
         let t0 = Instant::now();
-        let response = pool.request(request).await.map_err(|e| {
-            let (kind, message) = classify(&e);
-            error(kind, message)
-        })?;
+        let mut conn = pool
+            .checkout(&hop.target)
+            .await
+            .map_err(|e| connect_error(hop, e))?;
+        let (request, sent_headers) =
+            self.request(spec, hop, matches!(conn.sender, Sender::H2(_)), jar)?;
+        let upload_size = hop.body.bytes().len() as u64;
+        let response = match &mut conn.sender {
+            Sender::H2(sender) => sender.send_request(request).await,
+            Sender::H1(sender) => match sender.try_send_request(request).await {
+                Ok(response) => Ok(response),
+                Err(mut failed) => match failed.take_message() {
+                    // A reused connection the server had closed: the request was never sent,
+                    // so it goes again on a new connection.
+                    Some(request) if !conn.fresh => {
+                        conn = pool
+                            .open(&hop.target)
+                            .await
+                            .map_err(|e| connect_error(hop, e))?;
+                        match &mut conn.sender {
+                            Sender::H1(sender) => sender.send_request(request).await,
+                            Sender::H2(sender) => sender.send_request(request).await,
+                        }
+                    }
+                    _ => Err(failed.into_error()),
+                },
+            },
+        }
+        .map_err(|e| hop.error(HttpErrorKind::Protocol, hyper_error(&e)))?;
         let first_byte = Instant::now();
         let (parts, incoming) = response.into_parts();
         let raw = incoming
             .collect()
             .await
-            .map_err(|e| error(HttpErrorKind::Protocol, format!("reading the body: {e}")))?
+            .map_err(|e| hop.error(HttpErrorKind::Protocol, format!("reading the body: {e}")))?
             .to_bytes();
         let done = Instant::now();
+        let info = conn.info.clone();
+        let fresh = conn.fresh;
+        pool.checkin(&hop.target, conn);
 
-        let info = parts.extensions.get::<Arc<ConnectionInfo>>();
         let mut timings = Timings {
             starttransfer: since(t0, first_byte),
             total: since(t0, done),
             ..Timings::default()
         };
-        if let Some((dns, connected, tls)) = info.and_then(|i| i.claim()) {
-            timings.namelookup = since(t0, dns);
-            timings.connect = since(t0, connected);
-            timings.appconnect = tls.map_or(0.0, |t| since(t0, t));
+        if fresh {
+            timings.namelookup = since(t0, info.dns_done);
+            timings.connect = since(t0, info.connected);
+            timings.appconnect = info.tls_done.map_or(0.0, |t| since(t0, t));
             timings.pretransfer = timings.connect.max(timings.appconnect);
         }
-        jar.store_from_response(
-            url,
-            parts
-                .headers
-                .get_all(http::header::SET_COOKIE)
-                .iter()
-                .filter_map(|v| v.to_str().ok()),
-        );
         let status = parts.status.as_u16();
+        let needs_url = parts.headers.contains_key(header::SET_COOKIE)
+            || ((300..400).contains(&status) && parts.headers.contains_key(header::LOCATION));
+        let url = if needs_url { hop.parsed_url() } else { None };
+        if let Some(url) = &url {
+            jar.store_from_response(
+                url,
+                parts
+                    .headers
+                    .get_all(header::SET_COOKIE)
+                    .iter()
+                    .filter_map(|v| v.to_str().ok()),
+            );
+        }
+        let redirect_url = match (&url, parts.headers.get(header::LOCATION)) {
+            (Some(url), Some(location)) if (300..400).contains(&status) => location
+                .to_str()
+                .ok()
+                .and_then(|l| url.join(l).ok())
+                .map(String::from),
+            _ => None,
+        };
+        let encoding = parts
+            .headers
+            .get(header::CONTENT_ENCODING)
+            .and_then(|v| v.to_str().ok());
+        let download_size = raw.len() as u64;
+        let body = decode(encoding, raw)
+            .map_err(|e| hop.error(HttpErrorKind::Protocol, format!("decoding the body: {e}")))?;
         let version = match parts.version {
             http::Version::HTTP_09 => "HTTP/0.9",
             http::Version::HTTP_10 => "HTTP/1.0",
@@ -333,44 +445,20 @@ impl HttpClient {
             http::Version::HTTP_3 => "HTTP/3.0",
             _ => "HTTP/1.1",
         };
-        let redirect_url = parts
-            .headers
-            .get(http::header::LOCATION)
-            .and_then(|v| v.to_str().ok())
-            .filter(|_| (300..400).contains(&status))
-            .and_then(|location| url.join(location).ok())
-            .map(String::from);
-        let encoding = parts
-            .headers
-            .get(http::header::CONTENT_ENCODING)
-            .and_then(|v| v.to_str().ok());
-        let download_size = raw.len() as u64;
-        let body = decode(encoding, raw)
-            .map_err(|e| error(HttpErrorKind::Protocol, format!("decoding the body: {e}")))?;
-        let headers = parts
-            .headers
-            .iter()
-            .map(|(name, value)| {
-                (
-                    name.as_str().to_owned(),
-                    String::from_utf8_lossy(value.as_bytes()).into_owned(),
-                )
-            })
-            .collect();
         Ok(ResponseData {
-            method: method.to_owned(),
-            url: url.as_str().to_owned(),
+            method: hop.method_name.clone(),
+            url: hop.url.clone(),
             status,
             version,
-            headers,
+            headers: parts.headers,
             body,
             download_size,
             upload_size,
             redirect_url,
             timings,
             start_time,
-            primary_ip: info.map(|i| i.remote.ip()),
-            request_headers,
+            primary_ip: info.primary_ip.clone(),
+            request_headers: sent_headers,
         })
     }
 }

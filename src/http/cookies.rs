@@ -18,6 +18,11 @@ impl CookieJar {
         self.0.lock().unwrap_or_else(|e| e.into_inner())
     }
 
+    /// Whether the jar holds no cookie at all (most journeys): then no URL needs parsing.
+    pub fn is_empty(&self) -> bool {
+        self.store().iter_any().next().is_none()
+    }
+
     /// The `Cookie` header value for a request to `url`, if any cookie matches.
     pub fn header_for(&self, url: &Url) -> Option<String> {
         let store = self.store();

@@ -13,7 +13,7 @@ pub fn http_metrics_fields(response: &ResponseData) -> Vec<(Arc<str>, Value)> {
     let field = |name: &str, value: Value| (Arc::<str>::from(name), value);
     vec![
         field("start_time", Value::Int(response.start_time)),
-        field("effective_url", Value::str(&response.url)),
+        field("effective_url", Value::Str(response.url.clone())),
         field("response_code", Value::UInt(u64::from(response.status))),
         field("dns_time", Value::Float(t.namelookup)),
         field("connect_time", Value::Float(t.connect)),
@@ -21,15 +21,7 @@ pub fn http_metrics_fields(response: &ResponseData) -> Vec<(Arc<str>, Value)> {
         field("transfer_start_time", Value::Float(t.pretransfer)),
         field("first_byte_time", Value::Float(t.starttransfer)),
         field("total_time", Value::Float(t.total)),
-        field(
-            "primary_ip",
-            Value::str(
-                &response
-                    .primary_ip
-                    .map(|ip| ip.to_string())
-                    .unwrap_or_default(),
-            ),
-        ),
+        field("primary_ip", Value::Str(response.primary_ip.clone())),
         field("method", Value::Bin(response.method.as_bytes().to_vec())),
         field("download_size", Value::Float(response.download_size as f64)),
     ]
@@ -49,7 +41,7 @@ mod tests {
             url: "http://127.0.0.1:1/x".into(),
             status: 200,
             version: "HTTP/1.1",
-            headers: vec![],
+            headers: http::HeaderMap::new(),
             body: Bytes::from_static(b"abc"),
             download_size: 3,
             upload_size: 0,
@@ -59,8 +51,8 @@ mod tests {
                 ..Timings::default()
             },
             start_time: 1_795_619_959,
-            primary_ip: Some("127.0.0.1".parse().unwrap()),
-            request_headers: vec![],
+            primary_ip: "127.0.0.1".into(),
+            request_headers: Default::default(),
         };
         let fields = http_metrics_fields(&response);
         let names: Vec<&str> = fields.iter().map(|(k, _)| &**k).collect();

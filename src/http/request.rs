@@ -1,3 +1,4 @@
+use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -37,7 +38,7 @@ pub struct RequestSpec {
     pub method: String,
     pub url: String,
     /// Header names and values in the order given.
-    pub headers: Vec<(String, String)>,
+    pub headers: Arc<Vec<(String, String)>>,
     pub body: Body,
     /// `auth=(user, password)`: HTTP basic.
     pub basic_auth: Option<(String, String)>,
@@ -55,7 +56,7 @@ impl RequestSpec {
         RequestSpec {
             method: method.to_ascii_uppercase(),
             url: url.to_owned(),
-            headers: Vec::new(),
+            headers: Arc::new(Vec::new()),
             body: Body::Empty,
             basic_auth: None,
             allow_redirects: true,

@@ -1,6 +1,7 @@
-use std::net::IpAddr;
+use std::sync::Arc;
 
 use bytes::Bytes;
+use http::HeaderMap;
 
 use super::HttpError;
 
@@ -18,17 +19,36 @@ pub struct Timings {
     pub total: f64,
 }
 
+/// The headers a request was sent with, kept in parts so that building them for
+/// `response.request.headers` costs nothing unless a journey asks.
+#[derive(Debug, Clone, Default)]
+pub struct SentHeaders {
+    /// The journey's own headers, in its order.
+    pub user: Arc<Vec<(String, String)>>,
+    /// Headers we added (`Accept`, `Content-Type`, `Authorization`, `Cookie`, ...).
+    pub added: Vec<(&'static str, String)>,
+}
+
+impl SentHeaders {
+    pub fn pairs(&self) -> Vec<(String, String)> {
+        self.user
+            .iter()
+            .cloned()
+            .chain(self.added.iter().map(|(n, v)| ((*n).to_owned(), v.clone())))
+            .collect()
+    }
+}
+
 /// One response of an exchange (each redirect hop is one).
 #[derive(Debug, Clone)]
 pub struct ResponseData {
-    pub method: String,
+    pub method: Arc<str>,
     /// The URL this response came from.
-    pub url: String,
+    pub url: Arc<str>,
     pub status: u16,
     /// `HTTP/1.1`, `HTTP/2.0`, …
     pub version: &'static str,
-    /// Header names as received (lower-case for HTTP/2) with their values, in order.
-    pub headers: Vec<(String, String)>,
+    pub headers: HeaderMap,
     /// The body, decompressed if the server compressed it.
     pub body: Bytes,
     /// Bytes received on the wire for the body.
@@ -39,9 +59,25 @@ pub struct ResponseData {
     pub timings: Timings,
     /// Epoch seconds when the transfer started, truncated (curl's `time(NULL)`).
     pub start_time: i64,
-    pub primary_ip: Option<IpAddr>,
-    /// Request headers as sent (for `response.request.headers`).
-    pub request_headers: Vec<(String, String)>,
+    /// The peer's address (empty if unknown).
+    pub primary_ip: Arc<str>,
+    pub request_headers: SentHeaders,
+}
+
+impl ResponseData {
+    /// Header names (lower-case) and values, in order; repeated headers repeat.
+    pub fn header_pairs(&self) -> impl Iterator<Item = (&str, String)> + '_ {
+        self.headers.iter().map(|(name, value)| {
+            (
+                name.as_str(),
+                String::from_utf8_lossy(value.as_bytes()).into_owned(),
+            )
+        })
+    }
+
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(name).and_then(|v| v.to_str().ok())
+    }
 }
 
 /// Everything one `ctx.http.<method>(...)` produced: every response received (redirect hops

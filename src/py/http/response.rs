@@ -5,7 +5,9 @@ use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
 use pyo3::types::{PyBytes, PyDict, PyList, PyTuple, PyType};
 
-use crate::http::ResponseData;
+use std::sync::Arc;
+
+use crate::http::{ResponseData, SentHeaders};
 
 fn headers_class(py: Python<'_>) -> PyResult<&Bound<'_, PyType>> {
     static CLASS: PyOnceLock<Py<PyType>> = PyOnceLock::new();
@@ -15,10 +17,9 @@ fn headers_class(py: Python<'_>) -> PyResult<&Bound<'_, PyType>> {
 /// What was asked for, as `response.request` shows it.
 #[pyclass(frozen, module = "mite_http", name = "Request")]
 pub struct Request {
-    method: String,
-    url: String,
-    headers: Vec<(String, String)>,
-    cookies: Vec<(String, String)>,
+    method: Arc<str>,
+    url: Arc<str>,
+    headers: SentHeaders,
     auth: Option<(String, String)>,
     data: Option<Vec<u8>>,
     cert: Option<(String, String)>,
@@ -31,23 +32,25 @@ impl Request {
         body: Option<Vec<u8>>,
         cert: Option<(String, String)>,
     ) -> Self {
-        let cookies = data
-            .request_headers
-            .iter()
-            .filter(|(n, _)| n.eq_ignore_ascii_case("cookie"))
-            .flat_map(|(_, v)| v.split("; "))
-            .filter_map(|pair| pair.split_once('='))
-            .map(|(n, v)| (n.to_owned(), v.to_owned()))
-            .collect();
         Request {
             method: data.method.clone(),
             url: data.url.clone(),
             headers: data.request_headers.clone(),
-            cookies,
             auth,
             data: body,
             cert,
         }
+    }
+
+    fn cookie_pairs(&self) -> Vec<(String, String)> {
+        self.headers
+            .added
+            .iter()
+            .filter(|(n, _)| *n == "Cookie")
+            .flat_map(|(_, v)| v.split("; "))
+            .filter_map(|pair| pair.split_once('='))
+            .map(|(n, v)| (n.to_owned(), v.to_owned()))
+            .collect()
     }
 }
 
@@ -71,7 +74,7 @@ impl Request {
     #[getter]
     fn headers<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
         let dict = PyDict::new(py);
-        for (name, value) in &self.headers {
+        for (name, value) in self.headers.pairs() {
             dict.set_item(name, value)?;
         }
         Ok(dict)
@@ -80,7 +83,7 @@ impl Request {
     #[getter]
     fn cookies<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
         let dict = PyDict::new(py);
-        for (name, value) in &self.cookies {
+        for (name, value) in self.cookie_pairs() {
             dict.set_item(name, value)?;
         }
         Ok(dict)
@@ -103,8 +106,8 @@ impl Request {
 
     /// The request as a shell-quoted curl command line.
     fn to_curl(&self) -> String {
-        let mut parts = vec!["curl".to_owned(), "-X".into(), self.method.clone()];
-        for (name, value) in &self.headers {
+        let mut parts = vec!["curl".to_owned(), "-X".into(), self.method.to_string()];
+        for (name, value) in self.headers.pairs() {
             parts.push("-H".into());
             parts.push(shell_quote(&format!("{name}: {value}")));
         }
@@ -162,17 +165,10 @@ impl Response {
         &self.data
     }
 
-    fn header_value(&self, name: &str) -> Option<&str> {
-        self.data
-            .headers
-            .iter()
-            .find(|(n, _)| n.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v.as_str())
-    }
-
     /// The `charset` of `Content-Type`, else latin1 (acurl's default).
     fn charset(&self) -> String {
-        self.header_value("content-type")
+        self.data
+            .header("content-type")
             .and_then(|ct| {
                 ct.split(';').map(str::trim).find_map(|p| {
                     p.strip_prefix("charset=")
@@ -228,9 +224,8 @@ impl Response {
     fn headers_tuple<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyTuple>> {
         let pairs = self
             .data
-            .headers
-            .iter()
-            .map(|(n, v)| PyTuple::new(py, [n.as_str(), v.as_str()]))
+            .header_pairs()
+            .map(|(n, v)| PyTuple::new(py, [n, v.as_str()]))
             .collect::<PyResult<Vec<_>>>()?;
         PyTuple::new(py, pairs)
     }
@@ -239,7 +234,7 @@ impl Response {
     #[getter]
     fn header(&self) -> String {
         let mut text = format!("{} {}\r\n", self.data.version, self.data.status);
-        for (name, value) in &self.data.headers {
+        for (name, value) in self.data.header_pairs() {
             text.push_str(&format!("{name}: {value}\r\n"));
         }
         text.push_str("\r\n");
@@ -349,11 +344,8 @@ impl Response {
     }
 
     #[getter]
-    fn primary_ip(&self) -> String {
-        self.data
-            .primary_ip
-            .map(|ip| ip.to_string())
-            .unwrap_or_default()
+    fn primary_ip(&self) -> &str {
+        &self.data.primary_ip
     }
 
     fn __repr__(&self) -> String {

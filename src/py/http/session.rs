@@ -168,7 +168,7 @@ impl HttpSession {
         };
         let mut spec = RequestSpec::new(method, url.to_str()?);
         if let Some(headers) = args.headers.filter(|h| !h.is_none()) {
-            spec.headers = header_pairs(headers)?;
+            spec.headers = Arc::new(header_pairs(headers)?);
         }
         if let Some(auth) = args.auth.filter(|a| !a.is_none()) {
             spec.basic_auth = Some(string_pair(auth).ok_or_else(|| {
