@@ -1,6 +1,7 @@
 //! Executes one journey request: the connection pool, cookies, redirects with mite's rules,
 //! the deadline, and curl-style timings for every response.
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 use std::str::FromStr;
 use std::sync::{Arc, Mutex, OnceLock};
@@ -276,53 +277,63 @@ impl HttpClient {
             })?;
             headers.append(name, value);
         }
-        let mut added: Vec<(&'static str, String)> = Vec::new();
-        let mut add =
-            |headers: &mut HeaderMap, name: HeaderName, label: &'static str, value: HeaderValue| {
-                if !headers.contains_key(&name) {
-                    added.push((label, value.to_str().unwrap_or_default().to_owned()));
-                    headers.insert(name, value);
-                }
+        let mut added: Vec<(&'static str, Cow<'static, str>)> = Vec::new();
+        let mut add = |headers: &mut HeaderMap,
+                       name: HeaderName,
+                       label: &'static str,
+                       value: Cow<'static, str>| {
+            if headers.contains_key(&name) {
+                return;
+            }
+            let header_value = match &value {
+                Cow::Borrowed(text) => Some(HeaderValue::from_static(text)),
+                Cow::Owned(text) => HeaderValue::from_str(text).ok(),
             };
+            if let Some(header_value) = header_value {
+                headers.insert(name, header_value);
+                added.push((label, value));
+            }
+        };
         if !h2 {
             if let Some(authority) = hop.uri.authority() {
-                if let Ok(value) = HeaderValue::from_str(authority.as_str()) {
-                    add(&mut headers, header::HOST, "Host", value);
-                }
+                add(
+                    &mut headers,
+                    header::HOST,
+                    "Host",
+                    Cow::Owned(authority.as_str().to_owned()),
+                );
             }
         }
-        add(
-            &mut headers,
-            header::ACCEPT,
-            "Accept",
-            HeaderValue::from_static("*/*"),
-        );
+        add(&mut headers, header::ACCEPT, "Accept", Cow::Borrowed("*/*"));
         add(
             &mut headers,
             header::ACCEPT_ENCODING,
             "Accept-Encoding",
-            HeaderValue::from_static(ACCEPT_ENCODING),
+            Cow::Borrowed(ACCEPT_ENCODING),
         );
         if let Some(content_type) = hop.body.default_content_type() {
             add(
                 &mut headers,
                 header::CONTENT_TYPE,
                 "Content-Type",
-                HeaderValue::from_static(content_type),
+                Cow::Borrowed(content_type),
             );
         }
         if let Some((user, password)) = &spec.basic_auth {
             let token =
                 base64::engine::general_purpose::STANDARD.encode(format!("{user}:{password}"));
-            if let Ok(value) = HeaderValue::from_str(&format!("Basic {token}")) {
-                add(&mut headers, header::AUTHORIZATION, "Authorization", value);
-            }
+            add(
+                &mut headers,
+                header::AUTHORIZATION,
+                "Authorization",
+                Cow::Owned(format!("Basic {token}")),
+            );
         }
         if !jar.is_empty() {
             if let Some(cookies) = hop.parsed_url().and_then(|url| jar.header_for(&url)) {
                 if let Ok(value) = HeaderValue::from_str(&cookies) {
-                    added.push(("Cookie", cookies));
                     headers.append(header::COOKIE, value);
+                    added.push(("Cookie", Cow::Owned(cookies)));
                 }
             }
         }

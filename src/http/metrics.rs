@@ -3,27 +3,35 @@
 use std::sync::Arc;
 
 use super::ResponseData;
-use crate::messages::Value;
+use crate::messages::{keys, Value};
 
 /// mite's `http_metrics` fields (before `additional_metrics`): `start_time` is whole epoch
 /// seconds, the times are cumulative seconds from the start of the transfer, `method` is bytes
 /// and `download_size` a float, as acurl reports them.
 pub fn http_metrics_fields(response: &ResponseData) -> Vec<(Arc<str>, Value)> {
     let t = &response.timings;
-    let field = |name: &str, value: Value| (Arc::<str>::from(name), value);
     vec![
-        field("start_time", Value::Int(response.start_time)),
-        field("effective_url", Value::Str(response.url.clone())),
-        field("response_code", Value::UInt(u64::from(response.status))),
-        field("dns_time", Value::Float(t.namelookup)),
-        field("connect_time", Value::Float(t.connect)),
-        field("tls_time", Value::Float(t.appconnect)),
-        field("transfer_start_time", Value::Float(t.pretransfer)),
-        field("first_byte_time", Value::Float(t.starttransfer)),
-        field("total_time", Value::Float(t.total)),
-        field("primary_ip", Value::Str(response.primary_ip.clone())),
-        field("method", Value::Bin(response.method.as_bytes().to_vec())),
-        field("download_size", Value::Float(response.download_size as f64)),
+        (keys::start_time(), Value::Int(response.start_time)),
+        (keys::effective_url(), Value::Str(response.url.clone())),
+        (
+            keys::response_code(),
+            Value::UInt(u64::from(response.status)),
+        ),
+        (keys::dns_time(), Value::Float(t.namelookup)),
+        (keys::connect_time(), Value::Float(t.connect)),
+        (keys::tls_time(), Value::Float(t.appconnect)),
+        (keys::transfer_start_time(), Value::Float(t.pretransfer)),
+        (keys::first_byte_time(), Value::Float(t.starttransfer)),
+        (keys::total_time(), Value::Float(t.total)),
+        (keys::primary_ip(), Value::Str(response.primary_ip.clone())),
+        (
+            keys::method(),
+            Value::Bin(response.method.as_bytes().to_vec()),
+        ),
+        (
+            keys::download_size(),
+            Value::Float(response.download_size as f64),
+        ),
     ]
 }
 

@@ -1,3 +1,4 @@
+use std::borrow::Cow;
 use std::sync::Arc;
 
 use bytes::Bytes;
@@ -26,7 +27,7 @@ pub struct SentHeaders {
     /// The journey's own headers, in its order.
     pub user: Arc<Vec<(String, String)>>,
     /// Headers we added (`Accept`, `Content-Type`, `Authorization`, `Cookie`, ...).
-    pub added: Vec<(&'static str, String)>,
+    pub added: Vec<(&'static str, Cow<'static, str>)>,
 }
 
 impl SentHeaders {
@@ -34,7 +35,11 @@ impl SentHeaders {
         self.user
             .iter()
             .cloned()
-            .chain(self.added.iter().map(|(n, v)| ((*n).to_owned(), v.clone())))
+            .chain(
+                self.added
+                    .iter()
+                    .map(|(n, v)| ((*n).to_owned(), v.to_string())),
+            )
             .collect()
     }
 }

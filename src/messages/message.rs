@@ -42,6 +42,20 @@ pub mod keys {
         num_runners = "num_runners";
         name = "name";
         data = "data";
+        effective_url = "effective_url";
+        response_code = "response_code";
+        dns_time = "dns_time";
+        connect_time = "connect_time";
+        tls_time = "tls_time";
+        transfer_start_time = "transfer_start_time";
+        first_byte_time = "first_byte_time";
+        total_time = "total_time";
+        primary_ip = "primary_ip";
+        method = "method";
+        download_size = "download_size";
+        txn = "txn";
+        http_metrics = "http_metrics";
+        controller_report = "controller_report";
     }
 
     /// Keys that `ctx.send` sets itself: a user field of the same name is overwritten.

@@ -7,6 +7,8 @@ use pyo3::exceptions::PyStopIteration;
 use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
 
+use super::send_slot::{AmSend, SendOutcome};
+
 /// An awaitable (and its own iterator) that finishes at once with `value`.
 #[pyclass(frozen, module = "mite._mite")]
 pub struct Ready {
@@ -100,4 +102,16 @@ impl Ready {
     }
 
     fn close(&self) {}
+}
+
+impl AmSend for Ready {
+    fn am_send(slf: &Bound<'_, Self>) -> SendOutcome {
+        let py = slf.py();
+        let this = slf.get();
+        match (&this.error, &this.value) {
+            (Some(error), _) => SendOutcome::Raise(error.clone_ref(py)),
+            (None, Some(value)) => SendOutcome::Return(value.clone_ref(py)),
+            (None, None) => SendOutcome::Return(py.None()),
+        }
+    }
 }

@@ -144,12 +144,32 @@ impl Context {
     }
 }
 
+thread_local! {
+    /// The last `(full name, id)` tuple seen in the transaction variable and its Rust form:
+    /// messages mostly come from the transaction just entered, so this saves re-reading the
+    /// name. Holding the tuple keeps its identity from being reused by another object.
+    static LAST_TRANSACTION: std::cell::RefCell<Option<(Py<PyAny>, Arc<str>, u64)>> =
+        const { std::cell::RefCell::new(None) };
+}
+
+/// Remembers the tuple a transaction just stored in the variable.
+pub fn remember_transaction(value: &Bound<'_, PyAny>, name: Arc<str>, id: u64) {
+    LAST_TRANSACTION.with_borrow_mut(|last| *last = Some((value.clone().unbind(), name, id)));
+}
+
 /// The innermost active transaction of the current task: `(full name, id)`.
 pub fn current_transaction(py: Python<'_>) -> PyResult<Option<(Arc<str>, u64)>> {
     let var = contextvars::active_transaction_var(py)?;
     let Some(value) = contextvars::get(var)? else {
         return Ok(None);
     };
+    let cached = LAST_TRANSACTION.with_borrow(|last| match last {
+        Some((tuple, name, id)) if tuple.bind(py).is(&value) => Some((name.clone(), *id)),
+        _ => None,
+    });
+    if cached.is_some() {
+        return Ok(cached);
+    }
     let Ok(pair) = value.cast::<PyTuple>() else {
         return Ok(None);
     };
@@ -160,7 +180,9 @@ pub fn current_transaction(py: Python<'_>) -> PyResult<Option<(Arc<str>, u64)>> 
     let Ok(name) = name.cast::<PyString>() else {
         return Ok(None);
     };
-    Ok(Some((to_arc_str(name)?, pair.get_item(1)?.extract()?)))
+    let (name, id) = (to_arc_str(name)?, pair.get_item(1)?.extract()?);
+    remember_transaction(&value, name.clone(), id);
+    Ok(Some((name, id)))
 }
 
 #[pymethods]

@@ -51,6 +51,36 @@ fn task_registry(py: Python<'_>) -> PyResult<&(Py<PyAny>, Py<PyAny>)> {
     })
 }
 
+/// A task's name, made into text only when asked for (most never are).
+pub enum TaskName {
+    Given(String),
+    /// mite's `"{scenario_id}_{scenario_data_id}_{journey_spec}"`.
+    Journey {
+        scenario: u32,
+        data_id: Option<Py<PyAny>>,
+        spec: std::sync::Arc<str>,
+    },
+}
+
+impl TaskName {
+    pub fn text(&self, py: Python<'_>) -> String {
+        match self {
+            TaskName::Given(name) => name.clone(),
+            TaskName::Journey {
+                scenario,
+                data_id,
+                spec,
+            } => {
+                let data_id = data_id
+                    .as_ref()
+                    .and_then(|id| id.bind(py).repr().ok().map(|r| r.to_string()))
+                    .unwrap_or_else(|| "None".into());
+                format!("{scenario}_{data_id}_{spec}")
+            }
+        }
+    }
+}
+
 /// A coroutine driven by Rust; asyncio sees it as the current Task while it runs.
 #[pyclass(unsendable, module = "mite._mite", name = "JourneyTask")]
 pub struct CoroTask {
@@ -58,7 +88,7 @@ pub struct CoroTask {
     context: Py<PyAny>,
     event_loop: Py<PyAny>,
     runner: Py<Runner>,
-    name: RefCell<String>,
+    name: RefCell<TaskName>,
     state: Cell<State>,
     purpose: RefCell<Option<Purpose>>,
     /// The asyncio future this task waits on, to cancel it on `cancel()`.
@@ -77,7 +107,7 @@ impl CoroTask {
         coro: Py<PyAny>,
         context: Py<PyAny>,
         runner: &Bound<'_, Runner>,
-        name: String,
+        name: TaskName,
         purpose: Purpose,
     ) -> Self {
         CoroTask {
@@ -392,12 +422,12 @@ impl CoroTask {
         remove(&mut self.callbacks.borrow_mut(), py, &callback)
     }
 
-    fn get_name(&self) -> String {
-        self.name.borrow().clone()
+    fn get_name(&self, py: Python<'_>) -> String {
+        self.name.borrow().text(py)
     }
 
     fn set_name(&self, value: Bound<'_, PyAny>) -> PyResult<()> {
-        *self.name.borrow_mut() = value.str()?.to_string();
+        *self.name.borrow_mut() = TaskName::Given(value.str()?.to_string());
         Ok(())
     }
 
@@ -413,12 +443,16 @@ impl CoroTask {
         self.context.clone_ref(py)
     }
 
-    fn __repr__(&self) -> String {
+    fn __repr__(&self, py: Python<'_>) -> String {
         let state = match self.state.get() {
             State::Pending => "pending",
             State::Finished => "finished",
             State::Cancelled => "cancelled",
         };
-        format!("<JourneyTask {} name={:?}>", state, self.name.borrow())
+        format!(
+            "<JourneyTask {} name={:?}>",
+            state,
+            self.name.borrow().text(py)
+        )
     }
 }

@@ -15,6 +15,7 @@ mod http;
 mod native_future;
 mod processors;
 mod runner;
+mod send_slot;
 mod sink;
 mod transaction;
 mod volume;
@@ -42,5 +43,7 @@ fn _mite(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<processors::Recorder>()?;
     m.add_class::<processors::Collector>()?;
     m.add_function(wrap_pyfunction!(cli::cli_main, m)?)?;
+    send_slot::install::<awaitable::Ready>(m.py());
+    send_slot::install::<native_future::NativeFuture>(m.py());
     Ok(())
 }

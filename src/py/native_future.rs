@@ -14,6 +14,7 @@ use pyo3::PyTraverseError;
 use super::done_callbacks::{remove, schedule_all, DoneCallback};
 use super::driver::CoroTask;
 use super::errors::{cancelled_error, invalid_state};
+use super::send_slot::{AmSend, SendOutcome};
 
 enum State {
     Pending,
@@ -292,6 +293,21 @@ impl NativeFuture {
             State::Pending => "<NativeFuture pending>",
             State::Done(_) => "<NativeFuture finished>",
             State::Cancelled(_) => "<NativeFuture cancelled>",
+        }
+    }
+}
+
+impl AmSend for NativeFuture {
+    fn am_send(slf: &Bound<'_, Self>) -> SendOutcome {
+        let py = slf.py();
+        let this = slf.borrow();
+        match this.outcome(py) {
+            Ok(None) => {
+                this.asyncio_blocking.set(true);
+                SendOutcome::Yield(slf.clone().into_any().unbind())
+            }
+            Ok(Some(value)) => SendOutcome::Return(value),
+            Err(error) => SendOutcome::Raise(error),
         }
     }
 }

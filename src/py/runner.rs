@@ -17,7 +17,7 @@ use pyo3::types::{IntoPyDict, PyTuple};
 use super::context::Context;
 use super::contextvars;
 use super::datapools::{IterableDataPool, RecyclableIterableDataPool, SingleRunDataPool};
-use super::driver::CoroTask;
+use super::driver::{CoroTask, TaskName};
 use super::errors::{datapool_exhausted, one_line};
 use super::sink::MessageSink;
 use super::transaction::{enter, report_exception, send_txn};
@@ -103,6 +103,8 @@ impl Pool {
 struct ScenarioEntry {
     journey_spec: Arc<str>,
     journey: Py<PyAny>,
+    /// mite's `_fixture` attributes of the journey, or why they are unusable.
+    fixture: Result<Option<Arc<FixtureSpec>>, String>,
     pool: Pool,
     /// Datapool item lengths already checked against the journey's signature.
     checked_arities: HashSet<usize>,
@@ -207,7 +209,17 @@ impl Runner {
                 spec.datapool.as_ref().map_or("None".into(), |d| py_repr(d.bind(py))),
                 py_repr(spec.volume_model.bind(py)),
             );
+            let fixture = fixture_of(spec.journey.bind(py))
+                .map(|f| f.map(Arc::new))
+                .map_err(|e| {
+                    format!(
+                        "fixture of journey {} is broken: {}",
+                        spec.journey_spec,
+                        one_line(py, &e)
+                    )
+                });
             scenarios.push(ScenarioEntry {
+                fixture,
                 journey_spec: Arc::from(spec.journey_spec.as_str()),
                 journey: spec.journey,
                 pool: Pool::classify(py, spec.datapool),
@@ -465,7 +477,7 @@ impl Runner {
                     .collect(),
             )
         };
-        let msg = Message::bare(Arc::from("controller_report"), unix_time())
+        let msg = Message::bare(keys::controller_report(), unix_time())
             .with_field(keys::test(), self.test_name.clone())
             .with_field(keys::required(), map(|r| r.1))
             .with_field(keys::actual(), map(|r| r.2))
@@ -741,14 +753,10 @@ impl Runner {
             this.abandon(py, id, message);
             return;
         }
-        let fixture = match fixture_of(journey.bind(py)) {
+        let fixture = match this.fixture(id) {
             Ok(f) => f,
-            Err(e) => {
-                this.abandon(
-                    py,
-                    id,
-                    format!("fixture of journey {spec} is broken: {}", one_line(py, &e)),
-                );
+            Err(message) => {
+                this.abandon(py, id, message);
                 return;
             }
         };
@@ -867,7 +875,7 @@ impl Runner {
             this.stop_flag.clone(),
             this.debug,
         );
-        let prepared = match this.prepare(py, context, &journey, item.as_ref()) {
+        let prepared = match this.prepare(py, id, context, &journey, item.as_ref()) {
             Ok(prepared) => prepared,
             Err(e) => {
                 this.abandon(
@@ -898,14 +906,13 @@ impl Runner {
             // error like any other.
             Err(e) => return Self::journey_finished(slf, run, Err(e)),
         };
-        let name = format!(
-            "{id}_{}_{spec}",
-            run.item
-                .as_ref()
-                .map_or("None".into(), |i| py_repr(i.id.bind(py)))
-        );
+        let name = TaskName::Journey {
+            scenario: id,
+            data_id: run.item.as_ref().map(|i| i.id.clone_ref(py)),
+            spec: spec.clone(),
+        };
         if this.use_asyncio_tasks {
-            Self::launch_task(slf, awaitable, journey_context, name, run);
+            Self::launch_task(slf, awaitable, journey_context, name.text(py), run);
             return;
         }
         let iterator = match as_iterator(&awaitable) {
@@ -944,12 +951,13 @@ impl Runner {
     fn prepare<'py>(
         &self,
         py: Python<'py>,
+        id: ScenarioId,
         context: Context,
         journey: &Py<PyAny>,
         item: Option<&Item>,
     ) -> PyResult<Prepared<'py>> {
         let ctx = Bound::new(py, context)?;
-        self.apply_fixture(py, journey, &ctx)?;
+        self.apply_fixture(py, id, &ctx)?;
         let base = self.base_context.borrow().as_ref().map(|c| c.clone_ref(py));
         let journey_context = match base {
             Some(base) => contextvars::copy(base.bind(py))?,
@@ -1036,7 +1044,14 @@ impl Runner {
         };
         match Bound::new(
             py,
-            CoroTask::new(py, iterator.unbind(), context.unbind(), slf, name, purpose),
+            CoroTask::new(
+                py,
+                iterator.unbind(),
+                context.unbind(),
+                slf,
+                TaskName::Given(name),
+                purpose,
+            ),
         ) {
             Ok(task) => CoroTask::step(&task, None),
             Err(e) => slf.borrow().fail(
@@ -1048,7 +1063,7 @@ impl Runner {
 
     // ---- fixtures ---------------------------------------------------------------------------
 
-    fn start_fixture(slf: &Bound<'_, Self>, fixture: FixtureSpec, id: ScenarioId) {
+    fn start_fixture(slf: &Bound<'_, Self>, fixture: Arc<FixtureSpec>, id: ScenarioId) {
         let this = slf.borrow();
         let py = slf.py();
         // The fixture function gets a context of its own, as mite passes the first journey's.
@@ -1073,9 +1088,9 @@ impl Runner {
                 slf,
                 a,
                 format!("fixture_{}", fixture.label),
-                Purpose::Fixture(fixture.label),
+                Purpose::Fixture(fixture.label.clone()),
             ),
-            Err(e) => Self::fixture_finished(slf, fixture.label, Err(e)),
+            Err(e) => Self::fixture_finished(slf, fixture.label.clone(), Err(e)),
         }
     }
 
@@ -1122,13 +1137,20 @@ impl Runner {
         Self::after_change(slf);
     }
 
+    /// The scenario's journey fixture, read once when the scenario was added.
+    fn fixture(&self, id: ScenarioId) -> Result<Option<Arc<FixtureSpec>>, String> {
+        self.state.borrow().scenarios[id as usize - 1]
+            .fixture
+            .clone()
+    }
+
     fn apply_fixture(
         &self,
         py: Python<'_>,
-        journey: &Py<PyAny>,
+        id: ScenarioId,
         ctx: &Bound<'_, Context>,
     ) -> PyResult<()> {
-        let Some(fixture) = fixture_of(journey.bind(py))? else {
+        let Ok(Some(fixture)) = self.fixture(id) else {
             return Ok(());
         };
         let state = self.state.borrow();

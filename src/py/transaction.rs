@@ -11,7 +11,7 @@ use pyo3::prelude::*;
 use pyo3::types::{PyString, PyTuple};
 
 use super::awaitable::Ready;
-use super::context::{current_transaction, Context};
+use super::context::{current_transaction, remember_transaction, Context};
 use super::contextvars;
 use super::exception_report::{post_mortem, ExceptionReport};
 use crate::clock::unix_time;
@@ -57,6 +57,7 @@ pub fn enter(py: Python<'_>, ctx: &Context, name: &str) -> PyResult<(Py<PyAny>, 
         ],
     )?;
     let token = contextvars::set(var, value.as_any())?;
+    remember_transaction(value.as_any(), full_name.clone(), id);
     Ok((token.unbind(), full_name, id))
 }
 
@@ -99,7 +100,7 @@ pub fn send_txn(
 ) -> PyResult<()> {
     ctx.send_fields(
         py,
-        Arc::from("txn"),
+        keys::txn(),
         vec![
             (keys::start_time(), Value::Float(start_time)),
             (keys::end_time(), Value::Float(unix_time())),

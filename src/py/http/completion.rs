@@ -4,14 +4,19 @@
 
 use std::cell::RefCell;
 use std::collections::HashMap;
+use std::future::Future;
 use std::io;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::pin::Pin;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 use pyo3::prelude::*;
 
-use super::session::{finish_exchange, InFlight};
+use futures_util::future::Abortable;
+
+use super::session::{finish_exchange, get_running_loop, InFlight};
+use crate::http::runtime;
 use crate::http::Exchange;
 use crate::py::native_future::NativeFuture;
 
@@ -79,7 +84,12 @@ impl CompletionQueue {
 thread_local! {
     /// The drivers of the event loops this thread has run HTTP requests on.
     static DRIVERS: RefCell<Vec<Py<HttpDriver>>> = const { RefCell::new(Vec::new()) };
+    /// The driver used last on this thread: while its loop runs, it is the current one.
+    static LAST: RefCell<Option<Py<HttpDriver>>> = const { RefCell::new(None) };
 }
+
+/// A request's work for the HTTP runtime, cancellable from the loop thread.
+pub type Job = Abortable<Pin<Box<dyn Future<Output = ()> + Send>>>;
 
 /// The HTTP side of one event loop: its completion queue (registered as a reader on the
 /// loop) and its requests in flight. Lives on the loop's thread.
@@ -91,6 +101,11 @@ pub struct HttpDriver {
     event_loop: Py<PyAny>,
     in_flight: Mutex<HashMap<u64, InFlight>>,
     next_id: AtomicU64,
+    /// Requests made since the last hand-over to the runtime: they go over in one batch,
+    /// so a burst of requests wakes the HTTP thread once, not once per request.
+    jobs: Mutex<Vec<Job>>,
+    flush_scheduled: AtomicBool,
+    draining: AtomicBool,
 }
 
 impl HttpDriver {
@@ -120,6 +135,9 @@ impl HttpDriver {
                 event_loop: event_loop.clone().unbind(),
                 in_flight: Mutex::new(HashMap::new()),
                 next_id: AtomicU64::new(0),
+                jobs: Mutex::new(Vec::new()),
+                flush_scheduled: AtomicBool::new(false),
+                draining: AtomicBool::new(false),
             },
         )?;
         event_loop.call_method1("add_reader", (fd, driver.getattr("_drain")?))?;
@@ -131,6 +149,66 @@ impl HttpDriver {
             drivers.push(driver.clone().unbind());
         });
         Ok(driver)
+    }
+
+    /// The driver of the running event loop (looked up without a syscall when the loop is the
+    /// one this thread used last, the common case).
+    pub fn current(py: Python<'_>) -> PyResult<Bound<'_, HttpDriver>> {
+        let last = LAST.with_borrow(|last| last.as_ref().map(|d| d.clone_ref(py)));
+        if let Some(driver) = last {
+            let running = driver
+                .get()
+                .event_loop
+                .call_method0(py, "is_running")
+                .and_then(|r| r.is_truthy(py))
+                .unwrap_or(false);
+            if running {
+                return Ok(driver.into_bound(py));
+            }
+        }
+        let event_loop = get_running_loop(py)?;
+        let driver = Self::for_loop(&event_loop)?;
+        LAST.with_borrow_mut(|last| *last = Some(driver.clone().unbind()));
+        Ok(driver)
+    }
+
+    pub fn event_loop(&self, py: Python<'_>) -> Py<PyAny> {
+        self.event_loop.clone_ref(py)
+    }
+
+    /// Queues a request's job; it reaches the runtime at the end of the current drain or on
+    /// the next loop iteration.
+    pub fn submit(slf: &Bound<'_, Self>, job: Job) -> PyResult<()> {
+        let this = slf.get();
+        this.jobs
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(job);
+        if !this.draining.load(Ordering::Relaxed)
+            && !this.flush_scheduled.swap(true, Ordering::Relaxed)
+        {
+            this.event_loop
+                .call_method1(slf.py(), "call_soon", (slf.getattr("_flush")?,))?;
+        }
+        Ok(())
+    }
+
+    fn flush(&self) {
+        self.flush_scheduled.store(false, Ordering::Relaxed);
+        let jobs = std::mem::take(&mut *self.jobs.lock().unwrap_or_else(|e| e.into_inner()));
+        if jobs.is_empty() {
+            return;
+        }
+        match runtime() {
+            Ok(runtime) => {
+                runtime.spawn(async move {
+                    for job in jobs {
+                        tokio::spawn(job);
+                    }
+                });
+            }
+            Err(e) => log::error!(target: "mite_http", "{e}"),
+        }
     }
 
     /// Where the HTTP runtime delivers this loop's finished requests.
@@ -157,10 +235,18 @@ impl HttpDriver {
 
 #[pymethods]
 impl HttpDriver {
-    /// Reader callback: resolves every finished request.
+    /// Loop callback: hands the queued requests to the runtime.
+    fn _flush(&self) {
+        self.flush();
+    }
+
+    /// Reader callback: resolves every finished request; the requests the resumed journeys
+    /// make go to the runtime together at the end.
     fn _drain(slf: &Bound<'_, Self>) {
         let py = slf.py();
-        let completions = slf.get().queue.take();
+        let this = slf.get();
+        this.draining.store(true, Ordering::Relaxed);
+        let completions = this.queue.take();
         for completion in completions {
             let in_flight = slf.get().in_flight().remove(&completion.id);
             let Some(in_flight) = in_flight else {
@@ -170,5 +256,7 @@ impl HttpDriver {
             let result = finish_exchange(py, in_flight, completion.exchange);
             NativeFuture::resolve(future.bind(py), result);
         }
+        this.draining.store(false, Ordering::Relaxed);
+        this.flush();
     }
 }

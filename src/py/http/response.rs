@@ -25,20 +25,22 @@ pub struct Request {
     cert: Option<(String, String)>,
 }
 
+/// What the journey passed besides the URL, shared by the responses of one exchange.
+pub struct RequestOptions {
+    pub auth: Option<(String, String)>,
+    pub body: Option<Vec<u8>>,
+    pub cert: Option<(String, String)>,
+}
+
 impl Request {
-    pub fn new(
-        data: &ResponseData,
-        auth: Option<(String, String)>,
-        body: Option<Vec<u8>>,
-        cert: Option<(String, String)>,
-    ) -> Self {
+    fn new(data: &ResponseData, options: &RequestOptions) -> Self {
         Request {
             method: data.method.clone(),
             url: data.url.clone(),
             headers: data.request_headers.clone(),
-            auth,
-            data: body,
-            cert,
+            auth: options.auth.clone(),
+            data: options.body.clone(),
+            cert: options.cert.clone(),
         }
     }
 
@@ -142,22 +144,23 @@ impl Request {
 pub struct Response {
     data: ResponseData,
     history: Vec<Py<Response>>,
-    cookies: Vec<(String, String)>,
-    request: Py<Request>,
+    /// The session's cookies after this exchange.
+    cookies: Arc<Vec<(String, String)>>,
+    options: Arc<RequestOptions>,
 }
 
 impl Response {
     pub fn new(
         data: ResponseData,
         history: Vec<Py<Response>>,
-        cookies: Vec<(String, String)>,
-        request: Py<Request>,
+        cookies: Arc<Vec<(String, String)>>,
+        options: Arc<RequestOptions>,
     ) -> Self {
         Response {
             data,
             history,
             cookies,
-            request,
+            options,
         }
     }
 
@@ -281,7 +284,7 @@ impl Response {
     #[getter]
     fn cookies<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
         let dict = PyDict::new(py);
-        for (name, value) in &self.cookies {
+        for (name, value) in self.cookies.iter() {
             dict.set_item(name, value)?;
         }
         Ok(dict)
@@ -294,8 +297,8 @@ impl Response {
     }
 
     #[getter]
-    fn request(&self, py: Python<'_>) -> Py<Request> {
-        self.request.clone_ref(py)
+    fn request(&self, py: Python<'_>) -> PyResult<Py<Request>> {
+        Py::new(py, Request::new(&self.data, &self.options))
     }
 
     #[getter]

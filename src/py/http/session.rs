@@ -5,10 +5,13 @@
 //! message is built and sent on the tokio thread, without the GIL; otherwise it is sent on the
 //! loop thread after the callback, as mite does.
 
-use std::sync::{Arc, OnceLock};
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
 use bytes::Bytes;
+use futures_util::future::{AbortHandle, Abortable};
 use pyo3::exceptions::{PyRuntimeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
@@ -16,14 +19,14 @@ use pyo3::types::{PyBytes, PyDict, PyString, PyTuple, PyType};
 use url::Url;
 
 use super::completion::{Completion, HttpDriver};
-use super::response::{Request, Response};
+use super::response::{RequestOptions, Response};
 use crate::bus::BusSender;
 use crate::clock::unix_time;
 use crate::http::{
     http_metrics_fields, runtime, Body, CookieJar, Exchange, HttpClient, HttpClientConfig,
     HttpErrorKind, RequestSpec,
 };
-use crate::messages::{to_json, Envelope, Message, Value};
+use crate::messages::{keys, to_json, Envelope, Message, Value};
 use crate::py::context::{current_transaction, Context};
 use crate::py::contextvars;
 use crate::py::convert::{to_arc_str, to_py, to_value};
@@ -72,7 +75,7 @@ fn http_error_class(py: Python<'_>, kind: HttpErrorKind) -> PyResult<&Bound<'_, 
     }
 }
 
-fn get_running_loop(py: Python<'_>) -> PyResult<Bound<'_, PyAny>> {
+pub fn get_running_loop(py: Python<'_>) -> PyResult<Bound<'_, PyAny>> {
     static GET_RUNNING_LOOP: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
     GET_RUNNING_LOOP
         .get_or_try_init(py, || {
@@ -108,9 +111,9 @@ pub struct HttpSession {
     ctx: Py<PyAny>,
     jar: Arc<CookieJar>,
     route: Option<NativeRoute>,
-    /// Merged into every `http_metrics` message of this session.
-    #[pyo3(get, set)]
-    additional_metrics: Py<PyAny>,
+    /// Merged into every `http_metrics` message of this session; made on first access, as
+    /// most journeys never touch it.
+    additional_metrics: Mutex<Option<Py<PyAny>>>,
     callback: Option<Py<PyAny>>,
 }
 
@@ -253,10 +256,26 @@ impl HttpSession {
         Ok(())
     }
 
+    fn metrics_dict(&self, py: Python<'_>) -> Py<PyAny> {
+        let mut metrics = self
+            .additional_metrics
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        metrics
+            .get_or_insert_with(|| PyDict::new(py).into_any().unbind())
+            .clone_ref(py)
+    }
+
     /// `additional_metrics` as message fields.
     fn extra_fields(&self, py: Python<'_>) -> PyResult<Vec<(Arc<str>, Value)>> {
-        let metrics = self.additional_metrics.bind(py);
-        let Ok(dict) = metrics.cast::<PyDict>() else {
+        let metrics = self
+            .additional_metrics
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        let Some(metrics) = metrics.as_ref().map(|m| m.clone_ref(py)) else {
+            return Ok(Vec::new());
+        };
+        let Ok(dict) = metrics.bind(py).cast::<PyDict>().cloned() else {
             return Ok(Vec::new());
         };
         dict.iter()
@@ -275,8 +294,7 @@ impl HttpSession {
         if let Some(cookies) = args.cookies.filter(|c| !c.is_none()) {
             this.add_cookies(&spec.url, cookies)?;
         }
-        let event_loop = get_running_loop(py)?;
-        let driver = HttpDriver::for_loop(&event_loop)?;
+        let driver = HttpDriver::current(py)?;
         let transaction = current_transaction(py)?;
         let fast = match (&this.route, &this.callback) {
             (Some(route), None) => Some((route.clone(), this.extra_fields(py)?)),
@@ -286,7 +304,7 @@ impl HttpSession {
             (None, Err(_)) => Some(contextvars::copy_current(py)?.unbind()),
             _ => None,
         };
-        let future = Py::new(py, NativeFuture::new(event_loop.unbind()))?;
+        let future = Py::new(py, NativeFuture::new(driver.get().event_loop(py)))?;
         let id = driver.get().track(InFlight {
             future: future.clone_ref(py),
             session: slf.clone().unbind(),
@@ -297,18 +315,20 @@ impl HttpSession {
             body: raw_body,
             cert: spec.client_cert.clone(),
         });
-        let runtime = runtime().map_err(|e| PyRuntimeError::new_err(e.to_string()))?;
+        // Fail now, not in the batch hand-over, if the runtime cannot start.
+        runtime().map_err(|e| PyRuntimeError::new_err(e.to_string()))?;
         let queue = driver.get().queue();
         let jar = this.jar.clone();
         let client = client().clone();
-        let task = runtime.spawn(async move {
+        let work: Pin<Box<dyn Future<Output = ()> + Send>> = Box::pin(async move {
             let exchange = client.execute(spec, jar).await;
             if let Some((route, extras)) = fast {
                 send_metrics(&route, &exchange, &extras, transaction);
             }
             queue.push(Completion { id, exchange });
         });
-        let abort = task.abort_handle();
+        let (abort, registration) = AbortHandle::new_pair();
+        HttpDriver::submit(&driver, Abortable::new(work, registration))?;
         let driver = driver.clone().unbind();
         future.borrow(py).set_on_cancel(Box::new(move || {
             abort.abort();
@@ -329,7 +349,7 @@ fn send_metrics(
         let mut fields = http_metrics_fields(response);
         fields.extend(extras.iter().cloned());
         route.bus.send(Message {
-            kind: Arc::from("http_metrics"),
+            kind: keys::http_metrics(),
             time: unix_time(),
             fields,
             envelope: route.envelope.clone(),
@@ -346,22 +366,22 @@ pub fn finish_exchange(
     exchange: Exchange,
 ) -> PyResult<Py<PyAny>> {
     let session = in_flight.session.bind(py).borrow();
-    let cookies = session.jar.all();
+    let cookies: Arc<Vec<(String, String)>> = Arc::new(if session.jar.is_empty() {
+        Vec::new()
+    } else {
+        session.jar.all()
+    });
+    let asked = Arc::new(RequestOptions {
+        auth: in_flight.auth.clone(),
+        body: in_flight.body.clone(),
+        cert: in_flight.cert.clone(),
+    });
     let mut responses: Vec<Py<Response>> = Vec::with_capacity(exchange.responses.len());
     for data in exchange.responses {
-        let request = Py::new(
-            py,
-            Request::new(
-                &data,
-                in_flight.auth.clone(),
-                in_flight.body.clone(),
-                in_flight.cert.clone(),
-            ),
-        )?;
         let history = responses.iter().map(|r| r.clone_ref(py)).collect();
         responses.push(Py::new(
             py,
-            Response::new(data, history, cookies.clone(), request),
+            Response::new(data, history, cookies.clone(), asked.clone()),
         )?);
     }
     if !in_flight.metrics_sent {
@@ -388,7 +408,7 @@ impl HttpSession {
         in_flight: &InFlight,
     ) -> PyResult<()> {
         if let Some(callback) = &self.callback {
-            callback.call1(py, (response, self.additional_metrics.bind(py)))?;
+            callback.call1(py, (response, self.metrics_dict(py)))?;
         }
         let mut fields = http_metrics_fields(response.bind(py).get().data());
         fields.extend(self.extra_fields(py)?);
@@ -396,7 +416,7 @@ impl HttpSession {
         if let Ok(native) = ctx.cast::<Context>() {
             return native.borrow().send_fields(
                 py,
-                Arc::from("http_metrics"),
+                keys::http_metrics(),
                 fields,
                 in_flight.transaction.clone(),
             );
@@ -434,9 +454,20 @@ macro_rules! http_methods {
                     ctx,
                     jar: Arc::new(CookieJar::new()),
                     route,
-                    additional_metrics: PyDict::new(py).into_any().unbind(),
+                    additional_metrics: Mutex::new(None),
                     callback: None,
                 }
+            }
+
+            /// Merged into every `http_metrics` message of this session.
+            #[getter]
+            fn additional_metrics(&self, py: Python<'_>) -> Py<PyAny> {
+                self.metrics_dict(py)
+            }
+
+            #[setter]
+            fn set_additional_metrics(&self, value: Py<PyAny>) {
+                *self.additional_metrics.lock().unwrap_or_else(|e| e.into_inner()) = Some(value);
             }
 
             /// `cb(response, additional_metrics)` runs for every response before its
