@@ -144,11 +144,14 @@ impl Context {
     }
 }
 
+/// A `(full name, id)` tuple of the transaction variable and its Rust form.
+type SeenTransaction = (Py<PyAny>, Arc<str>, u64);
+
 thread_local! {
-    /// The last `(full name, id)` tuple seen in the transaction variable and its Rust form:
-    /// messages mostly come from the transaction just entered, so this saves re-reading the
-    /// name. Holding the tuple keeps its identity from being reused by another object.
-    static LAST_TRANSACTION: std::cell::RefCell<Option<(Py<PyAny>, Arc<str>, u64)>> =
+    /// The transaction tuple seen last: messages mostly come from the transaction just entered,
+    /// so this saves re-reading the name. Holding the tuple keeps its identity from being
+    /// reused by another object.
+    static LAST_TRANSACTION: std::cell::RefCell<Option<SeenTransaction>> =
         const { std::cell::RefCell::new(None) };
 }
 
