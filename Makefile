@@ -8,7 +8,7 @@ PY := $(VENV)/bin/python
 # cargo test links libpython; a shared-library Python (pyenv, Debian) keeps it here.
 PYLIBDIR := $(shell $(PYTHON) -c 'import sysconfig; print(sysconfig.get_config_var("LIBDIR") or "")')
 
-.PHONY: venv install develop test test-rust test-python lint fmt clean walkthrough
+.PHONY: venv install develop test test-rust test-python lint fmt clean walkthrough bench bench-smoke
 
 venv: $(PY)
 
@@ -28,6 +28,14 @@ develop: venv
 # The main job: the seed document's walkthrough against the bundled demo app.
 walkthrough: install
 	PATH="$(abspath $(VENV))/bin:$$PATH" examples/seed/walkthrough.sh
+
+# Benchmarks against nginx with wrk, original mite, Locust and Goose (bench/README.md).
+bench:
+	bench/run
+
+# A few seconds of mite-rs alone, printing its numbers (CI runs this; it never fails on speed).
+bench-smoke: install
+	bench/run --smoke --mite-rs-python $(PY)
 
 test: install test-rust test-python
 

@@ -1,6 +1,6 @@
 """Locust's side of bench/run: shapes (a) and (b) of bench/journeys/shapes.py as FastHttpUsers.
 
-    locust -f bench/locustfile.py --headless -u 50 -r 1000 -H http://127.0.0.1:8080 OneRequest
+locust -f bench/locustfile.py --headless -u 50 -r 1000 -H http://127.0.0.1:8080 OneRequest
 """
 
 from locust import FastHttpUser, constant, task

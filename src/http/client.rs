@@ -16,6 +16,7 @@ use tokio_rustls::TlsConnector;
 use url::Url;
 
 use super::connector::{ConnectError, Target};
+use super::deadline::Deadlines;
 use super::decode::{decode, ACCEPT_ENCODING};
 use super::pool::{Pool, PoolError, Sender};
 use super::response::SentHeaders;
@@ -46,6 +47,12 @@ pub struct HttpClient {
     trusting: OnceLock<Result<Arc<Pool>, String>>,
     /// Pools for client certificates, by (key file, cert file, verify).
     with_certs: Mutex<HashMap<(String, String, bool), Arc<Pool>>>,
+}
+
+/// The process's request deadlines (one sweeper for all clients).
+fn deadlines() -> &'static Deadlines {
+    static DEADLINES: OnceLock<Deadlines> = OnceLock::new();
+    DEADLINES.get_or_init(Deadlines::default)
 }
 
 fn is_redirect(status: u16) -> bool {
@@ -200,18 +207,18 @@ impl HttpClient {
         let mut followed = 0;
         loop {
             let remaining = deadline.saturating_duration_since(Instant::now());
-            let sent = tokio::time::timeout(remaining, self.send(&pool, &spec, &hop, &jar));
+            let sent = deadlines().limit(remaining, self.send(&pool, &spec, &hop, &jar));
             let response = match sent.await {
-                Err(_) => {
+                None => {
                     let message = format!("timed out after {:.3} s", spec.timeout.as_secs_f64());
                     exchange.error = Some(hop.error(HttpErrorKind::Timeout, message));
                     return exchange;
                 }
-                Ok(Err(e)) => {
+                Some(Err(e)) => {
                     exchange.error = Some(e);
                     return exchange;
                 }
-                Ok(Ok(response)) => response,
+                Some(Ok(response)) => response,
             };
             let next = response
                 .redirect_url

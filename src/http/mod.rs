@@ -5,6 +5,7 @@
 mod client;
 mod connector;
 mod cookies;
+mod deadline;
 mod decode;
 mod error;
 mod metrics;

@@ -1,0 +1,1 @@
+"""The benchmark harness behind bench/run: servers, tools, one measurement, the report."""

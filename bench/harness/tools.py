@@ -1,0 +1,421 @@
+"""The load generators: how each is installed, started for a shape, and what it counted."""
+
+import csv
+import dataclasses
+import json
+import re
+import shutil
+import subprocess
+from pathlib import Path
+
+from .install import (
+    apt_install,
+    installed_version,
+    make_venv,
+    pip,
+    source_fingerprint,
+    sync_tree,
+)
+from .process import BenchError, clean_env, log, run
+from .shapes import Shape
+
+BENCH = Path(__file__).resolve().parent.parent
+REPO = BENCH.parent
+ORIGINAL_MITE = "2.11.0"
+ERRORS_NEVER_FAIL = 1_000_000_000
+
+
+@dataclasses.dataclass
+class Launch:
+    argv: list
+    env: dict
+    cwd: Path
+
+
+@dataclasses.dataclass
+class Target:
+    """What one measurement runs against, and for how long the tool schedules load."""
+
+    shape: Shape
+    url: str  # nginx's / or the demo app's base URL
+    run_dir: Path
+    duration: int  # seconds of load the tool schedules
+    seconds: float  # the measured window
+    username: str = ""  # shape d: a user the seed created
+    seed_dir: Path | None = None  # shape d: holds recorder-data/users.msgpack
+
+
+class Tool:
+    name = ""
+    label = ""
+    shapes = ()
+    notes = {}  # shape -> a note printed under that shape's table
+
+    def setup(self, scratch):
+        """Install what the tool needs, idempotently."""
+
+    def version(self):
+        return "?"
+
+    def launch(self, target):
+        raise NotImplementedError
+
+    def counts(self, target, stdout):
+        """What the tool itself counted: "requests" and "errors", and for targets without a
+        server-side counter "window" (requests in the measured window), "window_seconds" and,
+        where known, "window_start" (epoch seconds)."""
+        return {}
+
+
+class Wrk(Tool):
+    name = label = "wrk"
+
+    def __init__(self):
+        self.wrk2 = shutil.which("wrk2")
+        self.shapes = ("a", "b", "c", "d") if self.wrk2 else ("a", "b", "d")
+        self.notes = {
+            "a": "wrk -t1 -c50: 50 keep-alive connections, no journeys.",
+            "b": "wrk -t1 -c50, as in (a): wrk has no journeys to loop.",
+            "c": "wrk2 -t1 -c10000 -R10000."
+            if self.wrk2
+            else "skipped: wrk cannot pace requests and wrk2 is not installed.",
+            "d": "wrk -t1 -c100 posting one seed user's login; counted by wrk over its whole "
+            "run (the demo app has no request counter).",
+        }
+
+    def setup(self, scratch):
+        apt_install({"wrk": "wrk"})
+
+    def version(self):
+        out = run(["wrk", "-v"], check=False)
+        first = (out.stdout or out.stderr).strip().splitlines()
+        return first[0].split(" [")[0].replace("wrk ", "") if first else "?"
+
+    def launch(self, target):
+        key = target.shape.key
+        if key == "c":
+            argv = [self.wrk2, "-t1", "-c10000", f"-d{target.duration}s", "-R10000", target.url]
+        elif key == "d":
+            script = target.run_dir / "login.lua"
+            body = json.dumps({"username": target.username, "password": "test1234"})
+            script.write_text(
+                'wrk.method = "POST"\n'
+                f"wrk.body = {json.dumps(body)}\n"
+                'wrk.headers["Content-Type"] = "application/json"\n'
+            )
+            argv = [
+                "wrk",
+                "-t1",
+                "-c100",
+                f"-d{target.duration}s",
+                "-s",
+                script,
+                f"{target.url}/login",
+            ]
+        else:
+            argv = ["wrk", "-t1", "-c50", f"-d{target.duration}s", target.url]
+        return Launch(argv, clean_env(), target.run_dir)
+
+    def counts(self, target, stdout):
+        found = re.search(r"(\d+) requests in ([\d.]+)(m?s)", stdout)
+        if not found:
+            return {}
+        requests = int(found.group(1))
+        elapsed = float(found.group(2)) / (1000 if found.group(3) == "ms" else 1)
+        errors = sum(int(x) for x in re.findall(r"(?:connect|read|write|timeout) (\d+)", stdout))
+        non2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", stdout)
+        errors += int(non2xx.group(1)) if non2xx else 0
+        return {
+            "requests": requests,
+            "errors": errors,
+            "window": requests,
+            "window_seconds": elapsed,
+        }
+
+
+# Reads a mite collector directory: the http_metrics messages (all, and those in the window
+# that starts `warmup` seconds after the first), non-2xx/3xx responses, error/exception messages.
+COLLECTOR_COUNTER = r"""
+import json, os, sys
+import msgpack
+directory, warmup, seconds = sys.argv[1], float(sys.argv[2]), float(sys.argv[3])
+times, errors = [], 0
+for name in sorted(os.listdir(directory)):
+    if name == "current_start_time":
+        continue
+    with open(os.path.join(directory, name), "rb") as f:
+        for m in msgpack.Unpacker(f, raw=False, strict_map_key=False):
+            if not isinstance(m, dict):
+                continue
+            kind = m.get("type")
+            if kind == "http_metrics":
+                times.append(m.get("time") or 0.0)
+                if not 200 <= (m.get("response_code") or 0) < 400:
+                    errors += 1
+            elif kind in ("error", "exception"):
+                errors += 1
+start = min(times) + warmup if times else None
+window = sum(1 for t in times if start <= t < start + seconds) if times else 0
+print(json.dumps({"requests": len(times), "errors": errors, "window": window,
+                  "window_start": start, "window_seconds": seconds}))
+"""
+
+
+class Mite(Tool):
+    """Original mite, from PyPI, in a virtualenv of its own."""
+
+    name = "mite"
+    label = f"mite {ORIGINAL_MITE}"
+    shapes = ("a", "b", "c", "d")
+    notes = {
+        "d": "counted from the collector's http_metrics (the demo app has no request counter)."
+    }
+
+    def __init__(self):
+        self.venv = None
+
+    @property
+    def python(self):
+        return self.venv / "bin" / "python"
+
+    @property
+    def mite(self):
+        return [self.venv / "bin" / "mite"]
+
+    def setup(self, scratch):
+        apt_install({"curl-config": "libcurl4-openssl-dev"})  # acurl builds against libcurl
+        self.venv = scratch / f"venv-mite-{ORIGINAL_MITE}"
+        if installed_version(self.python, "mite") == ORIGINAL_MITE:
+            return
+        log(f"installing mite=={ORIGINAL_MITE} into {self.venv} (acurl builds from source)")
+        make_venv(self.venv)
+        pip(self.venv, f"mite=={ORIGINAL_MITE}")
+
+    def version(self):
+        return (
+            f"{installed_version(self.python, 'mite')} "
+            f"(acurl {installed_version(self.python, 'acurl')})"
+        )
+
+    def launch(self, target):
+        shape, run_dir = target.shape, target.run_dir
+        if shape.key == "d":
+            config = [f"--add-to-config=app_url:{target.url}"]
+            # my_file.py reads recorder-data/users.msgpack from the working directory.
+            (run_dir / "recorder-data").symlink_to(target.seed_dir / "recorder-data")
+            path = REPO / "examples" / "seed"
+        else:
+            config = [f"--add-to-config=bench_url:{target.url}"]
+            path = BENCH / "journeys"
+        # mite 2.11.0's `scenario test` refuses --collector-dir (docopt leaves it out of
+        # [options]), so both mites write collector_data/ into the run's directory.
+        argv = [
+            *self.mite,
+            "scenario",
+            "test",
+            shape.scenario,
+            *config,
+            f"--add-to-config=duration:{target.duration}",
+            f"--spawn-rate={shape.spawn_rate}",
+            "--hide-constant-logs",
+            f"--recorder-dir={run_dir / 'recorder'}",
+            f"--max-errors-threshold={ERRORS_NEVER_FAIL}",
+        ]
+        return Launch(argv, clean_env(PYTHONPATH=path), run_dir)
+
+    def counts(self, target, stdout):
+        directory = target.run_dir / "collector_data"
+        if not directory.is_dir():
+            return {}
+        out = run(
+            [self.python, "-c", COLLECTOR_COUNTER, directory, target.shape.warmup, target.seconds],
+            check=False,
+        )
+        if out.returncode != 0:
+            log(f"counting {directory} failed: {out.stderr[-500:]}")
+            return {}
+        return json.loads(out.stdout)
+
+
+class MiteRs(Mite):
+    """mite-rs: this repository installed into a virtualenv of its own, or a given one."""
+
+    name = label = "mite-rs"
+    notes = Mite.notes
+
+    def __init__(self, python=None, source=REPO):
+        super().__init__()
+        self.given = Path(python).absolute() if python else None
+        self.source = Path(source).resolve()
+        self.fingerprint = None
+
+    @property
+    def python(self):
+        return self.given or self.venv / "bin" / "python"
+
+    @property
+    def mite(self):
+        script = self.python.parent / "mite"
+        return [script] if script.exists() else [self.python, "-m", "mite"]
+
+    def setup(self, scratch):
+        self.fingerprint = source_fingerprint(self.source)
+        if self.given:
+            if run([self.python, "-c", "import mite._mite"], check=False).returncode != 0:
+                raise BenchError(f"{self.python} cannot import mite._mite (mite-rs)")
+            return
+        self.venv = scratch / "venv-mite-rs"
+        stamp = self.venv / "mite-rs-source"
+        if stamp.exists() and stamp.read_text() == self.fingerprint:
+            return
+        log(f"installing mite-rs from {self.source} into {self.venv} (a release build)")
+        make_venv(self.venv)
+        # Cargo builds in the scratch directory, not in the checkout's target/.
+        pip(
+            self.venv,
+            "--force-reinstall",
+            self.source,
+            env=clean_env(CARGO_TARGET_DIR=scratch / "cargo-target-mite-rs"),
+        )
+        stamp.write_text(self.fingerprint)
+
+    def version(self):
+        version = installed_version(self.python, "mite")
+        where = run(
+            [self.python, "-c", "import mite._mite as m; print(m.__file__)"], check=False
+        ).stdout.strip()
+        if not self.given:
+            build = "release build installed by bench/run"
+        elif where.startswith(str(self.source)):
+            build = f"editable install ({where}; `maturin develop` builds debug by default)"
+        else:
+            build = f"as installed for {self.python}"
+        return f"{version}, {self.fingerprint.splitlines()[0]} of {self.source}; {build}"
+
+
+class Locust(Tool):
+    name = label = "locust"
+    shapes = ("a", "b")
+    notes = {
+        "a": "FastHttpUser, 50 users, one process.",
+        "b": "FastHttpUser, 50 users, one process.",
+    }
+    user_class = {"a": "OneRequest", "b": "ThousandRequests"}
+
+    def setup(self, scratch):
+        self.venv = scratch / "venv-locust"
+        if installed_version(self.venv / "bin" / "python", "locust"):
+            return
+        log(f"installing locust into {self.venv}")
+        make_venv(self.venv)
+        pip(self.venv, "locust")
+
+    def version(self):
+        return installed_version(self.venv / "bin" / "python", "locust")
+
+    def launch(self, target):
+        argv = [
+            self.venv / "bin" / "locust",
+            "-f",
+            BENCH / "locustfile.py",
+            "--headless",
+            "-u",
+            target.shape.journeys,
+            "-r",
+            "1000",
+            "-t",
+            f"{target.duration}s",
+            "-H",
+            target.url.rstrip("/"),
+            "--only-summary",
+            "--csv",
+            target.run_dir / "locust",
+            "--exit-code-on-error",
+            "0",
+            "--loglevel",
+            "WARNING",
+            self.user_class[target.shape.key],
+        ]
+        return Launch(argv, clean_env(), target.run_dir)
+
+    def counts(self, target, stdout):
+        path = target.run_dir / "locust_stats.csv"
+        if not path.exists():
+            return {}
+        with open(path) as f:
+            for row in csv.DictReader(f):
+                if row.get("Name") == "Aggregated":
+                    return {
+                        "requests": int(row["Request Count"]),
+                        "errors": int(row["Failure Count"]),
+                    }
+        return {}
+
+
+class Goose(Tool):
+    name = label = "goose"
+    shapes = ("a", "b", "c")
+    notes = {
+        "a": "bench/goose built with `cargo build --release`; 50 users.",
+        "b": "50 users, each transaction a loop of 1000 requests.",
+        "c": "10,000 users started at 20,000/s (after Goose initialises them all); each "
+        "transaction sleeps until 1 s after its request started.",
+    }
+
+    def setup(self, scratch):
+        self.dir = scratch / "goose"
+        self.binary = self.dir / "target" / "release" / "goose-bench"
+        if not shutil.which("cargo"):
+            raise BenchError("goose needs cargo (rustup) to build bench/goose")
+        sync_tree(BENCH / "goose", self.dir)
+        log(f"building the Goose load test in {self.dir} (cargo build --release)")
+        built = subprocess.run(
+            ["cargo", "build", "--release", "--quiet"],
+            cwd=self.dir,
+            env=clean_env(CARGO_TARGET_DIR=self.dir / "target"),
+        )
+        if built.returncode != 0 or not self.binary.exists():
+            raise BenchError(f"building {self.dir} failed")
+
+    def version(self):
+        lock = self.dir / "Cargo.lock"
+        found = re.search(
+            r'name = "goose"\nversion = "([^"]+)"', lock.read_text() if lock.exists() else ""
+        )
+        rustc = run(["rustc", "--version"], check=False).stdout.split()
+        return f"{found.group(1) if found else '?'} (rustc {rustc[1] if len(rustc) > 1 else '?'})"
+
+    def launch(self, target):
+        key = target.shape.key
+        argv = [
+            self.binary,
+            "--host",
+            target.url.rstrip("/"),
+            "--users",
+            target.shape.journeys,
+            "--increase-rate",
+            20_000 if key == "c" else 1000,
+            "--run-time",
+            f"{target.duration}s",
+            "--quiet",
+            "--no-print-metrics",
+            "--no-error-summary",
+        ]
+        return Launch(argv, clean_env(BENCH_SHAPE=key), target.run_dir)
+
+    def counts(self, target, stdout):
+        found = re.search(r"goose-bench: requests=(\d+) errors=(\d+)", stdout)
+        return {"requests": int(found.group(1)), "errors": int(found.group(2))} if found else {}
+
+
+ALL_TOOLS = ("wrk", "mite-rs", "mite", "locust", "goose")
+
+
+def make_tools(mite_rs_python=None, mite_rs_source=REPO):
+    return {
+        "wrk": Wrk(),
+        "mite-rs": MiteRs(mite_rs_python, mite_rs_source),
+        "mite": Mite(),
+        "locust": Locust(),
+        "goose": Goose(),
+    }

@@ -1,0 +1,118 @@
+//! Request deadlines without a timer per request.
+//!
+//! A tokio timer per request makes the runtime wake its own I/O driver (an eventfd write) on
+//! almost every request while it is busy. Instead, requests register their deadline in one
+//! table and a single task sweeps it every [`SWEEP_INTERVAL`], cancelling what expired, so a
+//! timeout fires within that interval after it is due.
+
+use std::collections::HashMap;
+use std::future::Future;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use futures_util::future::{AbortHandle, Abortable};
+
+/// How often expired requests are looked for (timeouts' resolution).
+pub const SWEEP_INTERVAL: Duration = Duration::from_millis(100);
+
+#[derive(Default)]
+pub struct Deadlines {
+    entries: Mutex<HashMap<u64, (Instant, AbortHandle)>>,
+    next_id: AtomicU64,
+    /// The sweeping task; replaced if its runtime went away (tests run several runtimes).
+    sweeper: Mutex<Option<tokio::task::JoinHandle<()>>>,
+}
+
+/// Removes its entry when the request finishes (or is dropped) first.
+struct Registration<'a> {
+    deadlines: &'a Deadlines,
+    id: u64,
+}
+
+impl Drop for Registration<'_> {
+    fn drop(&mut self) {
+        self.deadlines.lock().remove(&self.id);
+    }
+}
+
+impl Deadlines {
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<u64, (Instant, AbortHandle)>> {
+        self.entries.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Runs `work` until it finishes (`Some`) or `timeout` has passed (`None`). Must be called
+    /// within a tokio runtime, where the sweeper task is started on first use.
+    pub async fn limit<F: Future>(&'static self, timeout: Duration, work: F) -> Option<F::Output> {
+        {
+            let mut sweeper = self.sweeper.lock().unwrap_or_else(|e| e.into_inner());
+            if sweeper.as_ref().is_none_or(|task| task.is_finished()) {
+                *sweeper = Some(tokio::spawn(async move {
+                    loop {
+                        tokio::time::sleep(SWEEP_INTERVAL).await;
+                        self.sweep(Instant::now());
+                    }
+                }));
+            }
+        }
+        let (abort, registration) = AbortHandle::new_pair();
+        let id = self.next_id.fetch_add(1, Ordering::Relaxed);
+        self.lock().insert(id, (Instant::now() + timeout, abort));
+        let _registered = Registration {
+            deadlines: self,
+            id,
+        };
+        Abortable::new(work, registration).await.ok()
+    }
+
+    /// Cancels every request whose deadline is at or before `now`.
+    fn sweep(&self, now: Instant) {
+        self.lock().retain(|_, (deadline, abort)| {
+            if *deadline <= now {
+                abort.abort();
+                false
+            } else {
+                true
+            }
+        });
+    }
+
+    #[cfg(test)]
+    fn len(&self) -> usize {
+        self.lock().len()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn leaked() -> &'static Deadlines {
+        Box::leak(Box::new(Deadlines::default()))
+    }
+
+    #[tokio::test]
+    async fn work_that_finishes_in_time_returns_and_unregisters() {
+        let deadlines = leaked();
+        assert_eq!(
+            deadlines.limit(Duration::from_secs(5), async { 7 }).await,
+            Some(7)
+        );
+        assert_eq!(deadlines.len(), 0);
+    }
+
+    #[tokio::test]
+    async fn work_past_its_deadline_is_cancelled_within_a_sweep() {
+        let deadlines = leaked();
+        let started = Instant::now();
+        let outcome = deadlines
+            .limit(
+                Duration::from_millis(50),
+                tokio::time::sleep(Duration::from_secs(10)),
+            )
+            .await;
+        assert_eq!(outcome, None);
+        assert!(started.elapsed() < Duration::from_millis(50) + 3 * SWEEP_INTERVAL);
+        assert_eq!(deadlines.len(), 0);
+    }
+}
