@@ -1,0 +1,134 @@
+//! Journey fixtures (mite's `_fixture` attributes): computed once per label, then attached to
+//! every context of the journeys that use them.
+
+use super::*;
+
+pub(super) enum Fixture {
+    Pending(Vec<(ScenarioId, Option<Item>)>),
+    Ready(Py<PyAny>),
+}
+
+pub(super) struct FixtureSpec {
+    pub(super) label: String,
+    pub(super) variable: String,
+    pub(super) function: Py<PyAny>,
+}
+
+/// mite's undocumented fixture attributes on a journey function.
+pub(super) fn fixture_of(journey: &Bound<'_, PyAny>) -> PyResult<Option<FixtureSpec>> {
+    let marked = match journey.getattr("_fixture") {
+        Ok(v) => v.is_truthy()?,
+        Err(_) => false,
+    };
+    if !marked {
+        return Ok(None);
+    }
+    Ok(Some(FixtureSpec {
+        label: journey.getattr("_fixture_label")?.str()?.to_string(),
+        variable: journey.getattr("_fixture_variable")?.str()?.to_string(),
+        function: journey.getattr("_fixture_func")?.unbind(),
+    }))
+}
+
+impl Runner {
+    pub(super) fn start_fixture(slf: &Bound<'_, Self>, fixture: Arc<FixtureSpec>, id: ScenarioId) {
+        let this = slf.borrow();
+        let py = slf.py();
+        // The fixture function gets a context of its own, as mite passes the first journey's.
+        let spec = this.journey_spec(id);
+        let envelope = Arc::new(Envelope {
+            entries: vec![
+                (keys::test(), Value::Str(this.test_name.clone())),
+                (keys::runner_id(), Value::UInt(1)),
+                (keys::journey(), Value::Str(spec)),
+            ],
+        });
+        let ctx = Context::for_journey(
+            this.sink.clone_ref(py),
+            this.config.clone_ref(py),
+            envelope,
+            this.stop_flag.clone(),
+            this.debug,
+        );
+        let awaitable = Bound::new(py, ctx).and_then(|ctx| fixture.function.bind(py).call1((ctx,)));
+        match awaitable {
+            Ok(a) => Self::drive(
+                slf,
+                a,
+                format!("fixture_{}", fixture.label),
+                Purpose::Fixture(fixture.label.clone()),
+            ),
+            Err(e) => Self::fixture_finished(slf, fixture.label.clone(), Err(e)),
+        }
+    }
+
+    pub(super) fn fixture_finished(
+        slf: &Bound<'_, Self>,
+        label: String,
+        outcome: Result<Py<PyAny>, PyErr>,
+    ) {
+        let this = slf.borrow();
+        let py = slf.py();
+        let waiting = {
+            let mut state = this.state.borrow_mut();
+            let waiting = match state.fixtures.remove(&label) {
+                Some(Fixture::Pending(waiting)) => waiting,
+                _ => Vec::new(),
+            };
+            if let Ok(value) = &outcome {
+                state
+                    .fixtures
+                    .insert(label.clone(), Fixture::Ready(value.clone_ref(py)));
+            }
+            waiting
+        };
+        match outcome {
+            Ok(_) => {
+                for (id, item) in waiting {
+                    let (journey, spec) = {
+                        let state = this.state.borrow();
+                        let entry = &state.scenarios[id as usize - 1];
+                        (entry.journey.clone_ref(py), entry.journey_spec.clone())
+                    };
+                    Self::launch_now(slf, id, item, journey, spec);
+                }
+            }
+            Err(e) => {
+                {
+                    let mut state = this.state.borrow_mut();
+                    for (id, _) in &waiting {
+                        state.scheduler.release(*id);
+                    }
+                }
+                this.fail(
+                    py,
+                    format!("fixture {label:?} failed: {}", one_line(py, &e)),
+                );
+            }
+        }
+        Self::after_change(slf);
+    }
+
+    /// The scenario's journey fixture, read once when the scenario was added.
+    pub(super) fn fixture(&self, id: ScenarioId) -> Result<Option<Arc<FixtureSpec>>, String> {
+        self.state.borrow().scenarios[id as usize - 1]
+            .fixture
+            .clone()
+    }
+
+    pub(super) fn apply_fixture(
+        &self,
+        py: Python<'_>,
+        id: ScenarioId,
+        ctx: &Bound<'_, Context>,
+    ) -> PyResult<()> {
+        let Ok(Some(fixture)) = self.fixture(id) else {
+            return Ok(());
+        };
+        let state = self.state.borrow();
+        if let Some(Fixture::Ready(value)) = state.fixtures.get(&fixture.label) {
+            ctx.setattr(fixture.variable.as_str(), value.clone_ref(py))?;
+        }
+        Ok(())
+    }
+}

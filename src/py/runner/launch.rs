@@ -1,0 +1,390 @@
+//! Starting one journey execution: its context, its contextvars, the `__root__` transaction,
+//! and the coroutine handed to the driver (or to a plain asyncio Task).
+
+use super::*;
+
+/// One journey execution in flight.
+pub struct JourneyRun {
+    pub(super) serial: u64,
+    pub(super) scenario: ScenarioId,
+    pub(super) item: Option<Item>,
+    pub(super) ctx: Py<Context>,
+    pub(super) root: (Arc<str>, u64),
+    pub(super) start_time: f64,
+}
+
+/// A journey execution ready to be driven.
+pub(super) struct Prepared<'py> {
+    pub(super) ctx: Py<Context>,
+    pub(super) journey_context: Bound<'py, PyAny>,
+    pub(super) root: (Arc<str>, u64),
+    /// What calling the journey gave: normally a coroutine, or the exception it raised.
+    pub(super) call: PyResult<Bound<'py, PyAny>>,
+}
+
+/// What a driven coroutine was for; the runner continues accordingly when it finishes.
+pub enum Purpose {
+    Journey(JourneyRun),
+    /// A Python datapool's `checkout` for a journey of this scenario.
+    Checkout(ScenarioId),
+    /// A Python datapool's `checkin`.
+    Checkin,
+    /// A journey fixture's value, for every journey waiting on it.
+    Fixture(String),
+}
+
+/// The iterator to drive for an awaitable: a coroutine itself, or `__await__()`.
+pub(super) fn as_iterator<'py>(awaitable: &Bound<'py, PyAny>) -> Result<Bound<'py, PyAny>, ()> {
+    let py = awaitable.py();
+    // SAFETY: type checks on a live object.
+    if unsafe { pyo3::ffi::PyCoro_CheckExact(awaitable.as_ptr()) } != 0 {
+        return Ok(awaitable.clone());
+    }
+    let inspect_awaitable = py
+        .import("inspect")
+        .and_then(|m| m.call_method1("isawaitable", (awaitable,)))
+        .and_then(|r| r.is_truthy())
+        .unwrap_or(false);
+    if !inspect_awaitable {
+        return Err(());
+    }
+    if awaitable.hasattr("send").unwrap_or(false) && awaitable.hasattr("throw").unwrap_or(false) {
+        // Generator-based coroutines and coroutine-like objects.
+        if awaitable.hasattr("__await__").unwrap_or(false) {
+            return awaitable.call_method0("__await__").map_err(|_| ());
+        }
+        return Ok(awaitable.clone());
+    }
+    awaitable.call_method0("__await__").map_err(|_| ())
+}
+
+impl Runner {
+    /// Starts one journey execution with its datapool item.
+    pub(super) fn launch(slf: &Bound<'_, Self>, id: ScenarioId, item: Option<Item>) {
+        let this = slf.borrow();
+        let py = slf.py();
+        let (journey, spec) = {
+            let state = this.state.borrow();
+            let entry = &state.scenarios[id as usize - 1];
+            (entry.journey.clone_ref(py), entry.journey_spec.clone())
+        };
+        if let Err(message) = this.check_arity(py, id, &journey, &spec, item.as_ref()) {
+            if let Some(item) = item {
+                Self::checkin(slf, id, item);
+            }
+            this.abandon(py, id, message);
+            return;
+        }
+        let fixture = match this.fixture(id) {
+            Ok(f) => f,
+            Err(message) => {
+                this.abandon(py, id, message);
+                return;
+            }
+        };
+        if let Some(fixture) = fixture {
+            let mut state = this.state.borrow_mut();
+            match state.fixtures.get_mut(&fixture.label) {
+                Some(Fixture::Ready(_)) => {}
+                Some(Fixture::Pending(waiting)) => {
+                    waiting.push((id, item));
+                    return;
+                }
+                None => {
+                    state
+                        .fixtures
+                        .insert(fixture.label.clone(), Fixture::Pending(vec![(id, item)]));
+                    drop(state);
+                    Self::start_fixture(slf, fixture, id);
+                    return;
+                }
+            }
+        }
+        Self::launch_now(slf, id, item, journey, spec);
+    }
+
+    /// Checks once per item length that the journey accepts `(ctx, *item)`: a mismatch is a
+    /// scenario mistake, not a journey error.
+    pub(super) fn check_arity(
+        &self,
+        py: Python<'_>,
+        id: ScenarioId,
+        journey: &Py<PyAny>,
+        spec: &str,
+        item: Option<&Item>,
+    ) -> Result<(), String> {
+        let args: Vec<Py<PyAny>> = match item {
+            None => Vec::new(),
+            Some(item) => match item.data.bind(py).try_iter() {
+                Ok(it) => it
+                    .map(|v| v.map(Bound::unbind))
+                    .collect::<PyResult<_>>()
+                    .map_err(|e| one_line(py, &e))?,
+                Err(_) => {
+                    return Err(format!(
+                    "datapool item {} for journey {spec} is not a sequence: items must be tuples",
+                    py_repr(item.data.bind(py))
+                ))
+                }
+            },
+        };
+        if !self.state.borrow_mut().scenarios[id as usize - 1]
+            .checked_arities
+            .insert(args.len())
+        {
+            return Ok(());
+        }
+        let check = || -> PyResult<Option<PyErr>> {
+            let signature = match py.import("inspect")?.call_method1("signature", (journey,)) {
+                Ok(s) => s,
+                Err(_) => return Ok(None), // builtins and C callables: nothing to check
+            };
+            let mut call_args = vec![py.None()];
+            call_args.extend(args.iter().map(|a| a.clone_ref(py)));
+            Ok(signature
+                .call_method1("bind", PyTuple::new(py, call_args)?)
+                .err())
+        };
+        match check() {
+            Ok(Some(e)) => {
+                self.state.borrow_mut().scenarios[id as usize - 1]
+                    .checked_arities
+                    .remove(&args.len());
+                let shown = item.map_or("no datapool item".into(), |i| {
+                    format!("datapool item {}", py_repr(i.data.bind(py)))
+                });
+                Err(format!(
+                    "journey {spec} cannot be called with {shown}: {}",
+                    one_line(py, &e)
+                ))
+            }
+            _ => Ok(()),
+        }
+    }
+
+    pub(super) fn launch_now(
+        slf: &Bound<'_, Self>,
+        id: ScenarioId,
+        item: Option<Item>,
+        journey: Py<PyAny>,
+        spec: Arc<str>,
+    ) {
+        let this = slf.borrow();
+        let py = slf.py();
+        let (serial, context_id) = {
+            let mut state = this.state.borrow_mut();
+            state.next_serial += 1;
+            state.next_context_id += 1;
+            (state.next_serial, state.next_context_id)
+        };
+        let envelope = Arc::new(Envelope {
+            entries: vec![
+                (keys::test(), Value::Str(this.test_name.clone())),
+                (keys::runner_id(), Value::UInt(1)),
+                (keys::journey(), Value::Str(spec.clone())),
+                (keys::context_id(), Value::UInt(context_id)),
+                (keys::scenario_id(), Value::UInt(u64::from(id))),
+                (
+                    keys::scenario_data_id(),
+                    item.as_ref().map_or(Value::Nil, |i| i.id_value.clone()),
+                ),
+            ],
+        });
+        let context = Context::for_journey(
+            this.sink.clone_ref(py),
+            this.config.clone_ref(py),
+            envelope,
+            this.stop_flag.clone(),
+            this.debug,
+        );
+        let prepared = match this.prepare(py, id, context, &journey, item.as_ref()) {
+            Ok(prepared) => prepared,
+            Err(e) => {
+                this.abandon(
+                    py,
+                    id,
+                    format!("cannot start journey {spec}: {}", one_line(py, &e)),
+                );
+                return;
+            }
+        };
+        let Prepared {
+            ctx,
+            journey_context,
+            root,
+            call,
+        } = prepared;
+        let run = JourneyRun {
+            serial,
+            scenario: id,
+            item,
+            ctx,
+            root,
+            start_time: unix_time(),
+        };
+        let awaitable = match call {
+            Ok(awaitable) => awaitable,
+            // The call itself raised (a plain function, or a decorator's wrapper): a journey
+            // error like any other.
+            Err(e) => return Self::journey_finished(slf, run, Err(e)),
+        };
+        let name = TaskName::Journey {
+            scenario: id,
+            data_id: run.item.as_ref().map(|i| i.id.clone_ref(py)),
+            spec: spec.clone(),
+        };
+        if this.use_asyncio_tasks {
+            Self::launch_task(slf, awaitable, journey_context, name.text(py), run);
+            return;
+        }
+        let iterator = match as_iterator(&awaitable) {
+            Ok(it) => it,
+            Err(()) => {
+                let shown = py_repr(&awaitable);
+                this.abandon(py, id, format!("journey {spec} returned {shown}, not an awaitable: journeys must be async functions"));
+                return;
+            }
+        };
+        let task = CoroTask::new(
+            py,
+            iterator.unbind(),
+            journey_context.unbind(),
+            slf,
+            name,
+            Purpose::Journey(run),
+        );
+        match Bound::new(py, task) {
+            Ok(task) => {
+                this.state
+                    .borrow_mut()
+                    .running
+                    .insert(serial, task.clone().into_any().unbind());
+                CoroTask::step(&task, None);
+            }
+            Err(e) => this.fail(
+                py,
+                format!("cannot start journey {spec}: {}", one_line(py, &e)),
+            ),
+        }
+    }
+
+    /// Creates the journey's `ctx` and contextvars context, enters `__root__` in it and calls
+    /// the journey (which, for an `async def`, only creates the coroutine).
+    pub(super) fn prepare<'py>(
+        &self,
+        py: Python<'py>,
+        id: ScenarioId,
+        context: Context,
+        journey: &Py<PyAny>,
+        item: Option<&Item>,
+    ) -> PyResult<Prepared<'py>> {
+        let ctx = Bound::new(py, context)?;
+        self.apply_fixture(py, id, &ctx)?;
+        let base = self.base_context.borrow().as_ref().map(|c| c.clone_ref(py));
+        let journey_context = match base {
+            Some(base) => contextvars::copy(base.bind(py))?,
+            None => contextvars::copy_current(py)?,
+        };
+        let mut args = vec![ctx.clone().into_any()];
+        if let Some(item) = item {
+            args.extend(
+                item.data
+                    .bind(py)
+                    .try_iter()?
+                    .collect::<PyResult<Vec<_>>>()?,
+            );
+        }
+        let args = PyTuple::new(py, args)?;
+        let (root, call) = contextvars::run_in(&journey_context, || -> PyResult<_> {
+            let (_token, name, txn_id) = enter(py, &ctx.borrow(), "__root__")?;
+            Ok(((name, txn_id), journey.bind(py).call1(&args)))
+        })??;
+        Ok(Prepared {
+            ctx: ctx.unbind(),
+            journey_context,
+            root,
+            call,
+        })
+    }
+
+    /// The `--asyncio-tasks` path: the journey runs as a plain asyncio Task.
+    pub(super) fn launch_task(
+        slf: &Bound<'_, Self>,
+        awaitable: Bound<'_, PyAny>,
+        context: Bound<'_, PyAny>,
+        name: String,
+        run: JourneyRun,
+    ) {
+        let this = slf.borrow();
+        let py = slf.py();
+        let serial = run.serial;
+        let scenario = run.scenario;
+        let created = (|| -> PyResult<Bound<'_, PyAny>> {
+            let create_task = this.event_loop.bind(py).getattr("create_task")?;
+            let task = context.call_method1("run", (create_task, awaitable))?;
+            task.call_method1("set_name", (name,))?;
+            let adapter = Bound::new(
+                py,
+                TaskDone {
+                    runner: slf.clone().unbind(),
+                    purpose: RefCell::new(Some(Purpose::Journey(run))),
+                },
+            )?;
+            task.call_method1("add_done_callback", (adapter,))?;
+            Ok(task)
+        })();
+        match created {
+            Ok(task) => {
+                this.state
+                    .borrow_mut()
+                    .running
+                    .insert(serial, task.unbind());
+            }
+            Err(e) => {
+                this.state.borrow_mut().scheduler.release(scenario);
+                this.fail(
+                    py,
+                    format!("cannot start a journey task: {}", one_line(py, &e)),
+                );
+            }
+        }
+    }
+
+    /// Drives a cold-path coroutine (Python datapool, fixture) with the same driver.
+    pub(super) fn drive(
+        slf: &Bound<'_, Self>,
+        awaitable: Bound<'_, PyAny>,
+        name: String,
+        purpose: Purpose,
+    ) {
+        let py = slf.py();
+        let iterator = match as_iterator(&awaitable) {
+            Ok(it) => it,
+            Err(()) => {
+                // Not awaitable: treat the value itself as the result (a synchronous method).
+                return Self::task_done(slf, purpose, Ok(awaitable.unbind()));
+            }
+        };
+        let context = match contextvars::copy_current(py) {
+            Ok(c) => c,
+            Err(e) => return Self::task_done(slf, purpose, Err(e)),
+        };
+        match Bound::new(
+            py,
+            CoroTask::new(
+                py,
+                iterator.unbind(),
+                context.unbind(),
+                slf,
+                TaskName::Given(name),
+                purpose,
+            ),
+        ) {
+            Ok(task) => CoroTask::step(&task, None),
+            Err(e) => slf.borrow().fail(
+                py,
+                format!("cannot drive a coroutine: {}", one_line(py, &e)),
+            ),
+        }
+    }
+}

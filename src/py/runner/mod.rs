@@ -1,0 +1,319 @@
+//! The runner: starts journeys as the scheduler asks, drives them, and reports them.
+//!
+//! `schedule` keeps the period timer and starts what the scheduler plans; `datapools` takes
+//! items out and puts them back; `launch` creates a journey's context and coroutine;
+//! `fixtures` computes journey fixtures; `finish` reports a journey's end.
+//!
+//! Everything here runs on the event-loop thread. Journeys start from loop callbacks (the
+//! period timer, a journey finishing, a deferred pump), never from inside another task's
+//! step, so each journey can be registered as asyncio's current task while it runs.
+
+mod datapools;
+mod finish;
+mod fixtures;
+mod launch;
+mod schedule;
+
+use datapools::{Item, Pool};
+use fixtures::{fixture_of, Fixture, FixtureSpec};
+pub use launch::{JourneyRun, Purpose};
+
+use std::cell::RefCell;
+use std::collections::{HashMap, HashSet};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Instant;
+
+use pyo3::exceptions::{PyKeyboardInterrupt, PySystemExit};
+use pyo3::prelude::*;
+use pyo3::types::{IntoPyDict, PyTuple};
+
+use super::context::Context;
+use super::contextvars;
+use super::convert::to_value;
+use super::datapools::{IterableDataPool, RecyclableIterableDataPool, SingleRunDataPool};
+use super::driver::{CoroTask, TaskName};
+use super::errors::{datapool_exhausted, one_line};
+use super::sink::MessageSink;
+use super::transaction::{enter, report_exception, send_txn};
+use super::volume::PyVolumeModel;
+use crate::clock::unix_time;
+use crate::engine::{Removal, ScenarioId, Scheduler, SchedulerConfig};
+use crate::messages::{keys, Envelope, Message, Value};
+
+/// Journeys started per loop callback at most, so journeys that finish without suspending
+/// cannot keep the event loop from running timers and I/O.
+const MAX_STARTS_PER_PUMP: usize = 256;
+/// Seconds between controller reports (mite sends one per second).
+const REPORT_INTERVAL: f64 = 1.0;
+/// Seconds cancelled journeys get to finish after an interrupt.
+const INTERRUPT_GRACE: f64 = 5.0;
+
+/// One scenario as the CLI resolved it.
+pub struct ScenarioSpec {
+    pub journey_spec: String,
+    pub journey: Py<PyAny>,
+    pub datapool: Option<Py<PyAny>>,
+    pub volume_model: Py<PyAny>,
+}
+
+pub struct RunnerOptions {
+    pub test_name: String,
+    pub config: Py<PyAny>,
+    pub sink: Py<MessageSink>,
+    pub scheduler: SchedulerConfig,
+    pub debug: bool,
+    /// Run journeys as plain asyncio Tasks instead of with the Rust driver.
+    pub use_asyncio_tasks: bool,
+}
+
+/// How the run ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RunEnd {
+    Completed,
+    /// A signal stopped the run; the exit code to use (130, 143).
+    Interrupted(i32),
+    /// A journey called `sys.exit` (or `--debugging` ended the run).
+    Exit(i32),
+    /// Bad input or a crash in user code outside a journey: one line for the user.
+    Failed(String),
+}
+
+struct ScenarioEntry {
+    journey_spec: Arc<str>,
+    journey: Py<PyAny>,
+    /// mite's `_fixture` attributes of the journey, or why they are unusable.
+    fixture: Result<Option<Arc<FixtureSpec>>, String>,
+    pool: Pool,
+    /// Datapool item lengths already checked against the journey's signature.
+    checked_arities: HashSet<usize>,
+    starvation_warned: bool,
+}
+
+struct RunnerState {
+    scheduler: Scheduler<PyVolumeModel>,
+    scenarios: Vec<ScenarioEntry>,
+    running: HashMap<u64, Py<PyAny>>,
+    next_serial: u64,
+    next_context_id: u64,
+    pumping: bool,
+    pump_deferred: bool,
+    timer: Option<(f64, Py<PyAny>)>,
+    next_report_at: f64,
+    end: Option<RunEnd>,
+    done: bool,
+    fixtures: HashMap<String, Fixture>,
+    tick_callback: Option<Py<PyAny>>,
+    pump_callback: Option<Py<PyAny>>,
+    force_callback: Option<Py<PyAny>>,
+}
+
+/// The in-process runner and controller of one test.
+#[pyclass(unsendable, module = "mite._mite")]
+pub struct Runner {
+    state: RefCell<RunnerState>,
+    event_loop: Py<PyAny>,
+    sink: Py<MessageSink>,
+    config: Py<PyAny>,
+    test_name: Arc<str>,
+    stop_flag: Arc<AtomicBool>,
+    debug: bool,
+    use_asyncio_tasks: bool,
+    base_context: RefCell<Option<Py<PyAny>>>,
+    done_future: Py<PyAny>,
+    started: Instant,
+}
+
+impl Runner {
+    pub fn create(
+        py: Python<'_>,
+        event_loop: Py<PyAny>,
+        options: RunnerOptions,
+        specs: Vec<ScenarioSpec>,
+    ) -> PyResult<Py<Runner>> {
+        let mut scheduler = Scheduler::new(options.scheduler);
+        let mut scenarios = Vec::with_capacity(specs.len());
+        for spec in specs {
+            let id = scheduler.add_scenario(PyVolumeModel::new(spec.volume_model.clone_ref(py)));
+            log::info!(
+                target: "mite.scenario",
+                "Added scenario id={id} journey_spec={} datapool={} volumemodel={}",
+                py_repr(spec.journey_spec.clone().into_pyobject(py)?.as_any()),
+                spec.datapool.as_ref().map_or("None".into(), |d| py_repr(d.bind(py))),
+                py_repr(spec.volume_model.bind(py)),
+            );
+            let fixture = fixture_of(spec.journey.bind(py))
+                .map(|f| f.map(Arc::new))
+                .map_err(|e| {
+                    format!(
+                        "fixture of journey {} is broken: {}",
+                        spec.journey_spec,
+                        one_line(py, &e)
+                    )
+                });
+            scenarios.push(ScenarioEntry {
+                fixture,
+                journey_spec: Arc::from(spec.journey_spec.as_str()),
+                journey: spec.journey,
+                pool: Pool::classify(py, spec.datapool),
+                checked_arities: HashSet::new(),
+                starvation_warned: false,
+            });
+        }
+        let done_future = event_loop.call_method0(py, "create_future")?;
+        let runner = Py::new(
+            py,
+            Runner {
+                state: RefCell::new(RunnerState {
+                    scheduler,
+                    scenarios,
+                    running: HashMap::new(),
+                    next_serial: 0,
+                    next_context_id: 0,
+                    pumping: false,
+                    pump_deferred: false,
+                    timer: None,
+                    next_report_at: 0.0,
+                    end: None,
+                    done: false,
+                    fixtures: HashMap::new(),
+                    tick_callback: None,
+                    pump_callback: None,
+                    force_callback: None,
+                }),
+                event_loop,
+                sink: options.sink,
+                config: options.config,
+                test_name: Arc::from(options.test_name.as_str()),
+                stop_flag: Arc::new(AtomicBool::new(false)),
+                debug: options.debug,
+                use_asyncio_tasks: options.use_asyncio_tasks,
+                base_context: RefCell::new(None),
+                done_future,
+                started: Instant::now(),
+            },
+        )?;
+        {
+            let bound = runner.bind(py);
+            let tick = bound.getattr("_tick")?.unbind();
+            let pump = bound.getattr("_pump")?.unbind();
+            let force = bound.getattr("_force_end")?.unbind();
+            let this = bound.borrow();
+            let mut state = this.state.borrow_mut();
+            state.tick_callback = Some(tick);
+            state.pump_callback = Some(pump);
+            state.force_callback = Some(force);
+        }
+        Ok(runner)
+    }
+
+    pub fn event_loop(&self, py: Python<'_>) -> Py<PyAny> {
+        self.event_loop.clone_ref(py)
+    }
+
+    /// The future that completes when the run is over.
+    pub fn done_future(&self, py: Python<'_>) -> Py<PyAny> {
+        self.done_future.clone_ref(py)
+    }
+
+    pub fn end(&self) -> RunEnd {
+        self.state.borrow().end.clone().unwrap_or(RunEnd::Completed)
+    }
+
+    fn now(&self) -> f64 {
+        self.started.elapsed().as_secs_f64()
+    }
+
+    /// Called by the driver (or the asyncio-task adapter) when a coroutine finished.
+    pub fn task_done(slf: &Bound<'_, Self>, purpose: Purpose, outcome: Result<Py<PyAny>, PyErr>) {
+        match purpose {
+            Purpose::Journey(run) => Self::journey_finished(slf, run, outcome),
+            Purpose::Checkout(scenario) => Self::checkout_finished(slf, scenario, outcome),
+            Purpose::Checkin => {
+                if let Err(e) = outcome {
+                    log::error!(target: "mite.runner", "datapool checkin failed: {}", one_line(slf.py(), &e));
+                }
+            }
+            Purpose::Fixture(label) => Self::fixture_finished(slf, label, outcome),
+        }
+    }
+}
+
+#[pymethods]
+impl Runner {
+    /// Loop callback: the first tick, once the loop runs.
+    fn _start(slf: &Bound<'_, Self>) -> PyResult<()> {
+        let py = slf.py();
+        *slf.borrow().base_context.borrow_mut() = Some(contextvars::copy_current(py)?.unbind());
+        Self::_tick(slf);
+        Ok(())
+    }
+
+    /// Loop callback: period boundaries, spawn-rate slots and controller reports.
+    fn _tick(slf: &Bound<'_, Self>) {
+        let this = slf.borrow();
+        let py = slf.py();
+        this.state.borrow_mut().timer = None;
+        let now = this.now();
+        let report_due = {
+            let mut state = this.state.borrow_mut();
+            let due = now >= state.next_report_at;
+            if due {
+                state.next_report_at = now + REPORT_INTERVAL;
+            }
+            due
+        };
+        this.refresh(py, now);
+        if report_due {
+            this.send_report(py);
+        }
+        Self::pump(slf);
+    }
+
+    /// Loop callback: continue starting journeys after a full pump.
+    fn _pump(slf: &Bound<'_, Self>) {
+        Self::pump(slf);
+    }
+
+    /// Signal handler: stop the test, cancelling running journeys.
+    fn _interrupt(slf: &Bound<'_, Self>, code: i32) {
+        Self::interrupt_with(slf, code);
+    }
+
+    /// Loop callback: the interrupt grace period is over.
+    fn _force_end(slf: &Bound<'_, Self>) {
+        let remaining = slf.borrow().state.borrow().running.len();
+        if remaining > 0 {
+            log::warn!(target: "mite", "{remaining} journeys did not stop after cancellation; abandoning them");
+        }
+        Self::finish_run(slf);
+    }
+}
+
+/// Done callback of a plain asyncio Task running a journey (`--asyncio-tasks`).
+#[pyclass(unsendable, module = "mite._mite")]
+pub struct TaskDone {
+    runner: Py<Runner>,
+    purpose: RefCell<Option<Purpose>>,
+}
+
+#[pymethods]
+impl TaskDone {
+    fn __call__(&self, py: Python<'_>, task: Bound<'_, PyAny>) -> PyResult<()> {
+        let Some(purpose) = self.purpose.borrow_mut().take() else {
+            return Ok(());
+        };
+        let outcome = match task.call_method0("result") {
+            Ok(v) => Ok(v.unbind()),
+            Err(e) => Err(e),
+        };
+        Runner::task_done(self.runner.bind(py), purpose, outcome);
+        Ok(())
+    }
+}
+
+fn py_repr(obj: &Bound<'_, PyAny>) -> String {
+    obj.repr()
+        .map(|r| r.to_string())
+        .unwrap_or_else(|_| "<unrepresentable>".into())
+}

@@ -1,0 +1,287 @@
+//! The schedule: period ticks, starting what the scheduler plans, controller reports, and
+//! ending the run (normally, on interrupt, or on a fatal error).
+
+use super::*;
+
+impl Runner {
+    /// Evaluates volume models at period boundaries and logs removals.
+    pub(super) fn refresh(&self, py: Python<'_>, now: f64) {
+        let result = self.state.borrow_mut().scheduler.refresh(now);
+        match result {
+            Ok(removals) => self.log_removals(&removals),
+            Err((id, e)) => {
+                let spec = self.journey_spec(id);
+                self.fail(
+                    py,
+                    format!(
+                        "volume model of scenario {id} ({spec}) failed: {}",
+                        one_line(py, &e)
+                    ),
+                );
+            }
+        }
+        if !self.state.borrow().scheduler.is_active() {
+            self.stop_flag.store(true, Ordering::Relaxed);
+        }
+    }
+
+    pub(super) fn log_removals(&self, removals: &[Removal]) {
+        for removal in removals {
+            match removal {
+                Removal::VolumeModelStopped(id) => log::info!(
+                    target: "mite.scenario",
+                    "Removed scenario {id} because volume model raised StopVolumeModel"
+                ),
+                Removal::DataPoolExhausted(id) => log::info!(
+                    target: "mite.scenario",
+                    "Removed scenario {id} because data pool exhausted"
+                ),
+            }
+        }
+        if !removals.is_empty() && !self.state.borrow().scheduler.is_active() {
+            let text = match removals.last() {
+                Some(Removal::DataPoolExhausted(_)) => {
+                    "All scenarios removed from scenario tracker"
+                }
+                _ => "All scenarios have been removed from scenario tracker",
+            };
+            log::info!(target: "mite.scenario", "{text}");
+            self.stop_flag.store(true, Ordering::Relaxed);
+        }
+    }
+
+    pub(super) fn journey_spec(&self, id: ScenarioId) -> Arc<str> {
+        let state = self.state.borrow();
+        state
+            .scenarios
+            .get(id as usize - 1)
+            .map_or_else(|| Arc::from("?"), |s| s.journey_spec.clone())
+    }
+
+    /// Starts what the scheduler asks for, a bounded number per call.
+    pub(super) fn pump(slf: &Bound<'_, Self>) {
+        let this = slf.borrow();
+        let py = slf.py();
+        {
+            let mut state = this.state.borrow_mut();
+            if state.pumping || state.done {
+                return;
+            }
+            state.pumping = true;
+            state.pump_deferred = false;
+        }
+        let mut budget = MAX_STARTS_PER_PUMP;
+        'outer: loop {
+            if this.state.borrow().end.is_some() {
+                break;
+            }
+            let now = this.now();
+            this.refresh(py, now);
+            let starts = this.state.borrow_mut().scheduler.plan(now);
+            if starts.is_empty() {
+                break;
+            }
+            for (i, &id) in starts.iter().enumerate() {
+                if budget == 0 || this.state.borrow().end.is_some() {
+                    let mut state = this.state.borrow_mut();
+                    for &unstarted in &starts[i..] {
+                        state.scheduler.release(unstarted);
+                    }
+                    if budget == 0 && !state.pump_deferred {
+                        state.pump_deferred = true;
+                        let callback = state.pump_callback.as_ref().map(|c| c.clone_ref(py));
+                        drop(state);
+                        if let Some(callback) = callback {
+                            if let Err(e) =
+                                this.event_loop.call_method1(py, "call_soon", (callback,))
+                            {
+                                this.fail(
+                                    py,
+                                    format!("cannot schedule journeys: {}", one_line(py, &e)),
+                                );
+                            }
+                        }
+                    }
+                    break 'outer;
+                }
+                budget -= 1;
+                Self::start_one(slf, id);
+            }
+        }
+        this.state.borrow_mut().pumping = false;
+        Self::after_change(slf);
+    }
+
+    /// After anything that may end the run or change when the scheduler next needs to run.
+    pub(super) fn after_change(slf: &Bound<'_, Self>) {
+        let this = slf.borrow();
+        let py = slf.py();
+        let (finished, forced) = {
+            let state = this.state.borrow();
+            let interrupted_and_idle = state.end.is_some() && state.running.is_empty();
+            (state.scheduler.is_finished() || interrupted_and_idle, false)
+        };
+        if finished || forced {
+            Self::finish_run(slf);
+            return;
+        }
+        let wakeup = {
+            let state = this.state.borrow();
+            state
+                .scheduler
+                .next_wakeup(this.now())
+                .min(state.next_report_at)
+        };
+        this.schedule_timer(py, wakeup);
+    }
+
+    pub(super) fn schedule_timer(&self, py: Python<'_>, when: f64) {
+        let mut state = self.state.borrow_mut();
+        if state.done {
+            return;
+        }
+        if let Some((at, _)) = &state.timer {
+            if *at <= when + 1e-4 {
+                return;
+            }
+        }
+        if let Some((_, handle)) = state.timer.take() {
+            let _ = handle.call_method0(py, "cancel");
+        }
+        let Some(callback) = state.tick_callback.as_ref().map(|c| c.clone_ref(py)) else {
+            return;
+        };
+        let delay = (when - self.now()).max(0.0);
+        drop(state);
+        match self
+            .event_loop
+            .call_method1(py, "call_later", (delay, callback))
+        {
+            Ok(handle) => self.state.borrow_mut().timer = Some((when, handle)),
+            Err(e) => self.fail(
+                py,
+                format!("cannot schedule the next period: {}", one_line(py, &e)),
+            ),
+        }
+    }
+
+    pub(super) fn send_report(&self, py: Python<'_>) {
+        let rows = self.state.borrow().scheduler.report();
+        let map = |pick: fn(&(ScenarioId, u64, u64)) -> u64| {
+            Value::Map(
+                rows.iter()
+                    .map(|row| (Value::UInt(u64::from(row.0)), Value::UInt(pick(row))))
+                    .collect(),
+            )
+        };
+        let msg = Message::bare(keys::controller_report(), unix_time())
+            .with_field(keys::test(), self.test_name.clone())
+            .with_field(keys::required(), map(|r| r.1))
+            .with_field(keys::actual(), map(|r| r.2))
+            .with_field(keys::num_runners(), 1u64);
+        if let Err(e) = self.sink.get().deliver(py, msg) {
+            log::error!(target: "mite.controller", "controller report failed: {}", one_line(py, &e));
+        }
+    }
+
+    /// Ends the run now: resolves the done future (journeys still running are abandoned).
+    pub(super) fn finish_run(slf: &Bound<'_, Self>) {
+        let this = slf.borrow();
+        let py = slf.py();
+        {
+            let mut state = this.state.borrow_mut();
+            if state.done {
+                return;
+            }
+            state.done = true;
+            if let Some((_, handle)) = state.timer.take() {
+                let _ = handle.call_method0(py, "cancel");
+            }
+        }
+        this.stop_flag.store(true, Ordering::Relaxed);
+        this.send_report(py);
+        let done = this.done_future.bind(py);
+        if !done
+            .call_method0("done")
+            .and_then(|d| d.is_truthy())
+            .unwrap_or(true)
+        {
+            if let Err(e) = done.call_method1("set_result", (py.None(),)) {
+                e.print(py);
+            }
+        }
+    }
+
+    /// Gives back the slot planned for a journey of scenario `id` and fails the run.
+    pub(super) fn abandon(&self, py: Python<'_>, id: ScenarioId, message: String) {
+        self.state.borrow_mut().scheduler.release(id);
+        self.fail(py, message);
+    }
+
+    /// Records a fatal error and stops the run: one line for the user, exit 1.
+    pub(super) fn fail(&self, py: Python<'_>, message: String) {
+        {
+            let mut state = self.state.borrow_mut();
+            if state.end.is_some() {
+                return;
+            }
+            state.end = Some(RunEnd::Failed(message));
+            state.scheduler.stop_all();
+        }
+        self.stop_flag.store(true, Ordering::Relaxed);
+        self.cancel_all(py);
+    }
+
+    pub(super) fn cancel_all(&self, py: Python<'_>) {
+        let tasks: Vec<Py<PyAny>> = self
+            .state
+            .borrow()
+            .running
+            .values()
+            .map(|t| t.clone_ref(py))
+            .collect();
+        for task in tasks {
+            if let Err(e) = task.call_method0(py, "cancel") {
+                e.print(py);
+            }
+        }
+    }
+
+    pub(super) fn end_with(&self, py: Python<'_>, end: RunEnd) {
+        {
+            let mut state = self.state.borrow_mut();
+            if state.end.is_some() {
+                return;
+            }
+            state.end = Some(end);
+            state.scheduler.stop_all();
+        }
+        self.stop_flag.store(true, Ordering::Relaxed);
+        self.cancel_all(py);
+    }
+
+    pub(super) fn interrupt_with(slf: &Bound<'_, Self>, code: i32) {
+        let this = slf.borrow();
+        let py = slf.py();
+        let again = this.state.borrow().end.is_some();
+        if again {
+            // A second signal, or journeys that will not stop: end now.
+            Self::finish_run(slf);
+            return;
+        }
+        log::warn!(target: "mite", "Received interrupt signal, stopping the test");
+        this.end_with(py, RunEnd::Interrupted(code));
+        let callback = this
+            .state
+            .borrow()
+            .force_callback
+            .as_ref()
+            .map(|c| c.clone_ref(py));
+        if let Some(callback) = callback {
+            let _ = this
+                .event_loop
+                .call_method1(py, "call_later", (INTERRUPT_GRACE, callback));
+        }
+        Self::after_change(slf);
+    }
+}
