@@ -18,7 +18,8 @@ use url::Url;
 use super::connector::{ConnectError, Target};
 use super::deadline::Deadlines;
 use super::decode::{decode, ACCEPT_ENCODING};
-use super::pool::{Pool, PoolError, Sender};
+use super::h1::H1Error;
+use super::pool::{Conn, Pool, PoolError, Sender};
 use super::response::SentHeaders;
 use super::tls::{client_config, ClientCert};
 use super::{
@@ -254,14 +255,14 @@ impl HttpClient {
         }
     }
 
-    /// Builds the request of one hop.
-    fn request(
+    /// The headers of one hop's request.
+    fn headers(
         &self,
         spec: &RequestSpec,
         hop: &Hop,
         h2: bool,
         jar: &CookieJar,
-    ) -> Result<(Request<Full<Bytes>>, SentHeaders), HttpError> {
+    ) -> Result<(HeaderMap, SentHeaders), HttpError> {
         let mut headers = HeaderMap::with_capacity(spec.headers.len() + 6);
         // Headers that belong to a body are not carried over when a redirect drops it.
         let dropped_body = matches!(hop.body, Body::Empty) && !matches!(spec.body, Body::Empty);
@@ -344,20 +345,8 @@ impl HttpClient {
                 }
             }
         }
-        let uri = if h2 {
-            hop.uri.clone()
-        } else {
-            hop.uri.path_and_query().map_or_else(
-                || Uri::from_static("/"),
-                |pq| Uri::from_str(pq.as_str()).unwrap_or_else(|_| Uri::from_static("/")),
-            )
-        };
-        let mut request = Request::new(Full::new(hop.body.bytes()));
-        *request.method_mut() = hop.method.clone();
-        *request.uri_mut() = uri;
-        *request.headers_mut() = headers;
         Ok((
-            request,
+            headers,
             SentHeaders {
                 user: spec.headers.clone(),
                 added,
@@ -379,38 +368,30 @@ impl HttpClient {
             .checkout(&hop.target)
             .await
             .map_err(|e| connect_error(hop, e))?;
-        let (request, sent_headers) =
-            self.request(spec, hop, matches!(conn.sender, Sender::H2(_)), jar)?;
-        let upload_size = hop.body.bytes().len() as u64;
-        let response = match &mut conn.sender {
-            Sender::H2(sender) => sender.send_request(request).await,
-            Sender::H1(sender) => match sender.try_send_request(request).await {
-                Ok(response) => Ok(response),
-                Err(mut failed) => match failed.take_message() {
-                    // A reused connection the server had closed: the request was never sent,
-                    // so it goes again on a new connection.
-                    Some(request) if !conn.fresh => {
-                        conn = pool
-                            .open(&hop.target)
-                            .await
-                            .map_err(|e| connect_error(hop, e))?;
-                        match &mut conn.sender {
-                            Sender::H1(sender) => sender.send_request(request).await,
-                            Sender::H2(sender) => sender.send_request(request).await,
-                        }
-                    }
-                    _ => Err(failed.into_error()),
-                },
-            },
+        let (headers, sent_headers) =
+            self.headers(spec, hop, matches!(conn.sender, Sender::H2(_)), jar)?;
+        let body = hop.body.bytes();
+        let upload_size = body.len() as u64;
+        let exchanged = match exchange(&mut conn, hop, &headers, &body).await {
+            // A reused connection the server had closed: nothing was processed, so the request
+            // goes again on a new connection.
+            Err(Failure::Retryable(_)) if !conn.fresh => {
+                conn = pool
+                    .open(&hop.target)
+                    .await
+                    .map_err(|e| connect_error(hop, e))?;
+                exchange(&mut conn, hop, &headers, &body).await
+            }
+            other => other,
         }
-        .map_err(|e| hop.error(HttpErrorKind::Protocol, hyper_error(&e)))?;
-        let first_byte = Instant::now();
-        let (parts, incoming) = response.into_parts();
-        let raw = incoming
-            .collect()
-            .await
-            .map_err(|e| hop.error(HttpErrorKind::Protocol, format!("reading the body: {e}")))?
-            .to_bytes();
+        .map_err(|failure| hop.error(HttpErrorKind::Protocol, failure.message()))?;
+        let Exchanged {
+            status,
+            version,
+            headers: response_headers,
+            body: raw,
+            first_byte,
+        } = exchanged;
         let done = Instant::now();
         let info = conn.info.clone();
         let fresh = conn.fresh;
@@ -427,21 +408,20 @@ impl HttpClient {
             timings.appconnect = info.tls_done.map_or(0.0, |t| since(t0, t));
             timings.pretransfer = timings.connect.max(timings.appconnect);
         }
-        let status = parts.status.as_u16();
-        let needs_url = parts.headers.contains_key(header::SET_COOKIE)
-            || ((300..400).contains(&status) && parts.headers.contains_key(header::LOCATION));
+        let status = status.as_u16();
+        let needs_url = response_headers.contains_key(header::SET_COOKIE)
+            || ((300..400).contains(&status) && response_headers.contains_key(header::LOCATION));
         let url = if needs_url { hop.parsed_url() } else { None };
         if let Some(url) = &url {
             jar.store_from_response(
                 url,
-                parts
-                    .headers
+                response_headers
                     .get_all(header::SET_COOKIE)
                     .iter()
                     .filter_map(|v| v.to_str().ok()),
             );
         }
-        let redirect_url = match (&url, parts.headers.get(header::LOCATION)) {
+        let redirect_url = match (&url, response_headers.get(header::LOCATION)) {
             (Some(url), Some(location)) if (300..400).contains(&status) => location
                 .to_str()
                 .ok()
@@ -449,14 +429,13 @@ impl HttpClient {
                 .map(String::from),
             _ => None,
         };
-        let encoding = parts
-            .headers
+        let encoding = response_headers
             .get(header::CONTENT_ENCODING)
             .and_then(|v| v.to_str().ok());
         let download_size = raw.len() as u64;
         let body = decode(encoding, raw)
             .map_err(|e| hop.error(HttpErrorKind::Protocol, format!("decoding the body: {e}")))?;
-        let version = match parts.version {
+        let version = match version {
             http::Version::HTTP_09 => "HTTP/0.9",
             http::Version::HTTP_10 => "HTTP/1.0",
             http::Version::HTTP_2 => "HTTP/2.0",
@@ -468,7 +447,7 @@ impl HttpClient {
             url: hop.url.clone(),
             status,
             version,
-            headers: parts.headers,
+            headers: response_headers,
             body,
             download_size,
             upload_size,
@@ -478,5 +457,80 @@ impl HttpClient {
             primary_ip: info.primary_ip.clone(),
             request_headers: sent_headers,
         })
+    }
+}
+
+/// A response as it came off the connection.
+struct Exchanged {
+    status: http::StatusCode,
+    version: http::Version,
+    headers: HeaderMap,
+    body: Bytes,
+    first_byte: Instant,
+}
+
+/// Why an exchange failed.
+enum Failure {
+    /// Nothing reached the server or came back: safe to send again on a new connection.
+    Retryable(String),
+    Fatal(String),
+}
+
+impl Failure {
+    fn message(self) -> String {
+        match self {
+            Failure::Retryable(m) | Failure::Fatal(m) => m,
+        }
+    }
+}
+
+/// One request and its whole response on `conn`.
+async fn exchange(
+    conn: &mut Conn,
+    hop: &Hop,
+    headers: &HeaderMap,
+    body: &Bytes,
+) -> Result<Exchanged, Failure> {
+    match &mut conn.sender {
+        Sender::H1(h1) => {
+            let target = hop.uri.path_and_query().map_or("/", |pq| pq.as_str());
+            match h1.exchange(&hop.method, target, headers, body).await {
+                Ok(received) => Ok(Exchanged {
+                    status: received.head.status,
+                    version: received.head.version,
+                    headers: received.head.headers,
+                    body: received.body,
+                    first_byte: received.first_byte,
+                }),
+                Err(e @ (H1Error::ClosedBeforeResponse | H1Error::Write(_))) => {
+                    Err(Failure::Retryable(e.to_string()))
+                }
+                Err(e) => Err(Failure::Fatal(e.to_string())),
+            }
+        }
+        Sender::H2(sender) => {
+            let mut request = Request::new(Full::new(body.clone()));
+            *request.method_mut() = hop.method.clone();
+            *request.uri_mut() = hop.uri.clone();
+            *request.headers_mut() = headers.clone();
+            let response = sender
+                .send_request(request)
+                .await
+                .map_err(|e| Failure::Fatal(hyper_error(&e)))?;
+            let first_byte = Instant::now();
+            let (parts, incoming) = response.into_parts();
+            let body = incoming
+                .collect()
+                .await
+                .map_err(|e| Failure::Fatal(format!("reading the body: {e}")))?
+                .to_bytes();
+            Ok(Exchanged {
+                status: parts.status,
+                version: parts.version,
+                headers: parts.headers,
+                body,
+                first_byte,
+            })
+        }
     }
 }

@@ -8,9 +8,8 @@ use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Instant;
 
-use hyper::rt::{Read, ReadBufCursor, Write};
-use hyper_util::rt::TokioIo;
 use rustls::pki_types::ServerName;
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::TcpStream;
 use tokio_rustls::client::TlsStream;
 use tokio_rustls::TlsConnector;
@@ -70,7 +69,7 @@ async fn resolve(host: &str, port: u16) -> Result<SocketAddr, ConnectError> {
 pub async fn connect(
     target: &Target,
     tls: &TlsConnector,
-) -> Result<(Stream, ConnectionInfo), ConnectError> {
+) -> Result<(RawStream, ConnectionInfo), ConnectError> {
     let addr = resolve(&target.host, target.port).await?;
     let dns_done = Instant::now();
     let tcp = TcpStream::connect(addr)
@@ -87,7 +86,7 @@ pub async fn connect(
             tls_done: None,
             h2: false,
         };
-        return Ok((Stream::Plain(TokioIo::new(tcp)), info));
+        return Ok((RawStream::Plain(tcp), info));
     }
     let bare = target.host.trim_start_matches('[').trim_end_matches(']');
     let name = ServerName::try_from(bare.to_owned())
@@ -107,51 +106,51 @@ pub async fn connect(
         tls_done: Some(Instant::now()),
         h2,
     };
-    Ok((Stream::Tls(Box::new(TokioIo::new(stream))), info))
+    Ok((RawStream::Tls(Box::new(stream)), info))
 }
 
-/// A plain or TLS connection, for hyper.
-pub enum Stream {
-    Plain(TokioIo<TcpStream>),
-    Tls(Box<TokioIo<TlsStream<TcpStream>>>),
+/// A plain or TLS connection.
+pub enum RawStream {
+    Plain(TcpStream),
+    Tls(Box<TlsStream<TcpStream>>),
 }
 
-impl Read for Stream {
+impl AsyncRead for RawStream {
     fn poll_read(
         self: Pin<&mut Self>,
         cx: &mut Context<'_>,
-        buf: ReadBufCursor<'_>,
+        buf: &mut ReadBuf<'_>,
     ) -> Poll<io::Result<()>> {
         match self.get_mut() {
-            Stream::Plain(io) => Pin::new(io).poll_read(cx, buf),
-            Stream::Tls(io) => Pin::new(io.as_mut()).poll_read(cx, buf),
+            RawStream::Plain(io) => Pin::new(io).poll_read(cx, buf),
+            RawStream::Tls(io) => Pin::new(io.as_mut()).poll_read(cx, buf),
         }
     }
 }
 
-impl Write for Stream {
+impl AsyncWrite for RawStream {
     fn poll_write(
         self: Pin<&mut Self>,
         cx: &mut Context<'_>,
         buf: &[u8],
     ) -> Poll<io::Result<usize>> {
         match self.get_mut() {
-            Stream::Plain(io) => Pin::new(io).poll_write(cx, buf),
-            Stream::Tls(io) => Pin::new(io.as_mut()).poll_write(cx, buf),
+            RawStream::Plain(io) => Pin::new(io).poll_write(cx, buf),
+            RawStream::Tls(io) => Pin::new(io.as_mut()).poll_write(cx, buf),
         }
     }
 
     fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         match self.get_mut() {
-            Stream::Plain(io) => Pin::new(io).poll_flush(cx),
-            Stream::Tls(io) => Pin::new(io.as_mut()).poll_flush(cx),
+            RawStream::Plain(io) => Pin::new(io).poll_flush(cx),
+            RawStream::Tls(io) => Pin::new(io.as_mut()).poll_flush(cx),
         }
     }
 
     fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         match self.get_mut() {
-            Stream::Plain(io) => Pin::new(io).poll_shutdown(cx),
-            Stream::Tls(io) => Pin::new(io.as_mut()).poll_shutdown(cx),
+            RawStream::Plain(io) => Pin::new(io).poll_shutdown(cx),
+            RawStream::Tls(io) => Pin::new(io.as_mut()).poll_shutdown(cx),
         }
     }
 
@@ -161,15 +160,15 @@ impl Write for Stream {
         bufs: &[io::IoSlice<'_>],
     ) -> Poll<io::Result<usize>> {
         match self.get_mut() {
-            Stream::Plain(io) => Pin::new(io).poll_write_vectored(cx, bufs),
-            Stream::Tls(io) => Pin::new(io.as_mut()).poll_write_vectored(cx, bufs),
+            RawStream::Plain(io) => Pin::new(io).poll_write_vectored(cx, bufs),
+            RawStream::Tls(io) => Pin::new(io.as_mut()).poll_write_vectored(cx, bufs),
         }
     }
 
     fn is_write_vectored(&self) -> bool {
         match self {
-            Stream::Plain(io) => io.is_write_vectored(),
-            Stream::Tls(io) => io.is_write_vectored(),
+            RawStream::Plain(io) => io.is_write_vectored(),
+            RawStream::Tls(io) => io.is_write_vectored(),
         }
     }
 }

@@ -8,6 +8,7 @@ mod cookies;
 mod deadline;
 mod decode;
 mod error;
+mod h1;
 mod metrics;
 mod pool;
 mod request;

@@ -1,5 +1,5 @@
-//! The keep-alive connection pool: idle HTTP/1.1 connections per target, one shared HTTP/2
-//! connection per target. Lighter than a general-purpose client: one lock and a `Vec` pop or
+//! The keep-alive connection pool: idle HTTP/1.1 connections per target (our own lean
+//! client, `h1`), one shared HTTP/2 connection per target (hyper). One lock and a `Vec` pop or
 //! push per request, and the connection phases are known exactly when a connection is new.
 
 use std::collections::HashMap;
@@ -8,16 +8,17 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use http_body_util::Full;
-use hyper::client::conn::{http1, http2};
-use hyper_util::rt::{TokioExecutor, TokioTimer};
+use hyper::client::conn::http2;
+use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use tokio_rustls::TlsConnector;
 
 use super::connector::{connect, ConnectError, ConnectionInfo, Target};
+use super::h1::H1Conn;
 
 pub type RequestBody = Full<Bytes>;
 
 pub enum Sender {
-    H1(http1::SendRequest<RequestBody>),
+    H1(H1Conn),
     H2(http2::SendRequest<RequestBody>),
 }
 
@@ -39,7 +40,7 @@ pub enum PoolError {
 }
 
 struct Idle {
-    sender: http1::SendRequest<RequestBody>,
+    conn: H1Conn,
     info: Arc<ConnectionInfo>,
     since: Instant,
 }
@@ -74,15 +75,12 @@ impl Pool {
         if let Some(conn) = self.shared_http2(target) {
             return Ok(conn);
         }
-        while let Some(mut idle) = self.pop_idle(target) {
-            if idle.since.elapsed() >= self.idle_timeout {
-                continue;
-            }
-            // The connection may still be finishing its previous response: wait for it, and
-            // drop it if the server closed it meanwhile.
-            if idle.sender.ready().await.is_ok() {
+        while let Some(idle) = self.pop_idle(target) {
+            if idle.since.elapsed() < self.idle_timeout {
+                // A server may still have closed it meanwhile: the caller retries a request
+                // that got no answer on a reused connection.
                 return Ok(Conn {
-                    sender: Sender::H1(idle.sender),
+                    sender: Sender::H1(idle.conn),
                     info: idle.info,
                     fresh: false,
                 });
@@ -116,7 +114,7 @@ impl Pool {
         let sender = if info.h2 {
             let (sender, connection) = http2::Builder::new(TokioExecutor::new())
                 .timer(TokioTimer::new())
-                .handshake(stream)
+                .handshake(TokioIo::new(stream))
                 .await
                 .map_err(PoolError::Handshake)?;
             tokio::spawn(connection);
@@ -125,12 +123,7 @@ impl Pool {
                 .insert(target.clone(), (sender.clone(), info.clone()));
             Sender::H2(sender)
         } else {
-            let (sender, connection) = http1::Builder::new()
-                .handshake(stream)
-                .await
-                .map_err(PoolError::Handshake)?;
-            tokio::spawn(connection);
-            Sender::H1(sender)
+            Sender::H1(H1Conn::new(stream))
         };
         Ok(Conn {
             sender,
@@ -141,8 +134,8 @@ impl Pool {
 
     /// Returns an HTTP/1.1 connection whose response was read completely.
     pub fn checkin(&self, target: &Target, conn: Conn) {
-        if let Sender::H1(sender) = conn.sender {
-            if sender.is_closed() {
+        if let Sender::H1(h1) = conn.sender {
+            if !h1.reusable {
                 return;
             }
             self.lock()
@@ -150,7 +143,7 @@ impl Pool {
                 .entry(target.clone())
                 .or_default()
                 .push(Idle {
-                    sender,
+                    conn: h1,
                     info: conn.info,
                     since: Instant::now(),
                 });

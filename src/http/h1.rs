@@ -1,0 +1,433 @@
+//! A lean HTTP/1.1 client connection: the request future owns the connection while it uses
+//! it, writes the request with one write and parses the response with `httparse` from its
+//! own buffer. No connection task, no channels: per request this does what wrk does, which
+//! is most of the difference between a pooled general-purpose client and a load generator.
+//! (HTTP/2 connections use hyper.)
+
+use std::io;
+use std::time::Instant;
+
+use bytes::{Buf, Bytes, BytesMut};
+use http::header::{HeaderName, HeaderValue};
+use http::{HeaderMap, Method, StatusCode, Version};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+use super::connector::RawStream;
+
+/// Bodies above this are written separately instead of being copied next to the head.
+const INLINE_BODY: usize = 16 * 1024;
+/// A response head larger than this is refused (a broken or hostile server).
+const MAX_HEAD: usize = 1024 * 1024;
+const READ_CHUNK: usize = 16 * 1024;
+
+/// Why an exchange on the connection failed.
+#[derive(Debug, thiserror::Error)]
+pub enum H1Error {
+    /// Nothing at all came back: on a reused connection, the server had closed it, and the
+    /// request may be sent again on a new one.
+    #[error("the server closed the connection without responding")]
+    ClosedBeforeResponse,
+    /// Sending failed (e.g. the server had reset the connection): nothing was processed.
+    #[error("sending the request failed: {0}")]
+    Write(io::Error),
+    #[error("{0}")]
+    Io(#[from] io::Error),
+    #[error("invalid response: {0}")]
+    Invalid(String),
+}
+
+/// A response's status line and headers.
+pub struct Head {
+    pub status: StatusCode,
+    pub version: Version,
+    pub headers: HeaderMap,
+}
+
+/// What one exchange produced.
+pub struct Received {
+    pub head: Head,
+    /// The body as sent (still compressed, if it was).
+    pub body: Bytes,
+    /// When the first byte of the response arrived.
+    pub first_byte: Instant,
+}
+
+pub struct H1Conn {
+    io: RawStream,
+    buf: BytesMut,
+    /// The connection may carry another request after this one.
+    pub reusable: bool,
+}
+
+enum Framing {
+    Empty,
+    Length(u64),
+    Chunked,
+    UntilClose,
+}
+
+fn invalid(message: impl Into<String>) -> H1Error {
+    H1Error::Invalid(message.into())
+}
+
+fn header_has_token(headers: &HeaderMap, name: &HeaderName, token: &str) -> bool {
+    headers.get_all(name).iter().any(|value| {
+        value
+            .to_str()
+            .map(|v| v.split(',').any(|t| t.trim().eq_ignore_ascii_case(token)))
+            .unwrap_or(false)
+    })
+}
+
+impl H1Conn {
+    pub fn new(io: RawStream) -> Self {
+        H1Conn {
+            io,
+            buf: BytesMut::with_capacity(READ_CHUNK),
+            reusable: true,
+        }
+    }
+
+    /// Sends one request and reads the whole response.
+    pub async fn exchange(
+        &mut self,
+        method: &Method,
+        target: &str,
+        headers: &HeaderMap,
+        body: &Bytes,
+    ) -> Result<Received, H1Error> {
+        self.reusable = false;
+        self.buf.clear();
+        self.write_request(method, target, headers, body)
+            .await
+            .map_err(H1Error::Write)?;
+        let (head, first_byte) = self.read_head().await?;
+        let framing = self.framing(method, &head)?;
+        let body = self.read_body(framing).await?;
+        let closes = header_has_token(&head.headers, &http::header::CONNECTION, "close")
+            || header_has_token(headers, &http::header::CONNECTION, "close");
+        let keeps_alive = match head.version {
+            Version::HTTP_11 => !closes,
+            _ => {
+                header_has_token(&head.headers, &http::header::CONNECTION, "keep-alive") && !closes
+            }
+        };
+        self.reusable = keeps_alive && self.reusable && self.buf.is_empty();
+        Ok(Received {
+            head,
+            body,
+            first_byte,
+        })
+    }
+
+    async fn write_request(
+        &mut self,
+        method: &Method,
+        target: &str,
+        headers: &HeaderMap,
+        body: &Bytes,
+    ) -> io::Result<()> {
+        let mut out = Vec::with_capacity(256 + body.len().min(INLINE_BODY));
+        out.extend_from_slice(method.as_str().as_bytes());
+        out.push(b' ');
+        out.extend_from_slice(target.as_bytes());
+        out.extend_from_slice(b" HTTP/1.1\r\n");
+        for (name, value) in headers {
+            out.extend_from_slice(name.as_str().as_bytes());
+            out.extend_from_slice(b": ");
+            out.extend_from_slice(value.as_bytes());
+            out.extend_from_slice(b"\r\n");
+        }
+        let wants_length =
+            !body.is_empty() || matches!(*method, Method::POST | Method::PUT | Method::PATCH);
+        if wants_length && !headers.contains_key(http::header::CONTENT_LENGTH) {
+            out.extend_from_slice(b"content-length: ");
+            out.extend_from_slice(body.len().to_string().as_bytes());
+            out.extend_from_slice(b"\r\n");
+        }
+        out.extend_from_slice(b"\r\n");
+        if body.len() <= INLINE_BODY {
+            out.extend_from_slice(body);
+            self.io.write_all(&out).await?;
+        } else {
+            self.io.write_all(&out).await?;
+            self.io.write_all(body).await?;
+        }
+        self.io.flush().await
+    }
+
+    /// Reads more into the buffer; `Ok(0)` at end of stream.
+    async fn fill(&mut self) -> io::Result<usize> {
+        self.buf.reserve(READ_CHUNK);
+        self.io.read_buf(&mut self.buf).await
+    }
+
+    async fn read_head(&mut self) -> Result<(Head, Instant), H1Error> {
+        let mut first_byte = None;
+        loop {
+            if !self.buf.is_empty() {
+                if let Some((head, length)) = parse_head(&self.buf)? {
+                    self.buf.advance(length);
+                    // 1xx responses (100 Continue, 103 Early Hints) precede the real one.
+                    if head.status.is_informational()
+                        && head.status != StatusCode::SWITCHING_PROTOCOLS
+                    {
+                        continue;
+                    }
+                    return Ok((head, first_byte.unwrap_or_else(Instant::now)));
+                }
+                if self.buf.len() > MAX_HEAD {
+                    return Err(invalid("response head too large"));
+                }
+            }
+            let n = self.fill().await?;
+            if n == 0 {
+                return Err(if first_byte.is_none() {
+                    H1Error::ClosedBeforeResponse
+                } else {
+                    invalid("connection closed in the response head")
+                });
+            }
+            first_byte.get_or_insert_with(Instant::now);
+        }
+    }
+
+    fn framing(&self, method: &Method, head: &Head) -> Result<Framing, H1Error> {
+        let status = head.status.as_u16();
+        if *method == Method::HEAD || status == 204 || status == 304 || (100..200).contains(&status)
+        {
+            return Ok(Framing::Empty);
+        }
+        if let Some(encoding) = head
+            .headers
+            .get_all(http::header::TRANSFER_ENCODING)
+            .iter()
+            .next_back()
+        {
+            let last = encoding
+                .to_str()
+                .ok()
+                .and_then(|e| e.rsplit(',').next())
+                .map(|e| e.trim().to_ascii_lowercase());
+            if last.as_deref() == Some("chunked") {
+                return Ok(Framing::Chunked);
+            }
+            return Ok(Framing::UntilClose);
+        }
+        match head.headers.get(http::header::CONTENT_LENGTH) {
+            Some(length) => length
+                .to_str()
+                .ok()
+                .and_then(|l| l.trim().parse::<u64>().ok())
+                .map(Framing::Length)
+                .ok_or_else(|| invalid("bad content-length")),
+            None => Ok(Framing::UntilClose),
+        }
+    }
+
+    async fn read_body(&mut self, framing: Framing) -> Result<Bytes, H1Error> {
+        match framing {
+            Framing::Empty => {
+                self.reusable = true;
+                Ok(Bytes::new())
+            }
+            Framing::Length(length) => {
+                let length = usize::try_from(length).map_err(|_| invalid("body too large"))?;
+                while self.buf.len() < length {
+                    if self.fill().await? == 0 {
+                        return Err(invalid("connection closed in the body"));
+                    }
+                }
+                self.reusable = true;
+                Ok(self.buf.split_to(length).freeze())
+            }
+            Framing::UntilClose => {
+                while self.fill().await? != 0 {}
+                Ok(self.buf.split().freeze())
+            }
+            Framing::Chunked => self.read_chunked().await,
+        }
+    }
+
+    async fn read_chunked(&mut self) -> Result<Bytes, H1Error> {
+        let mut body = BytesMut::new();
+        loop {
+            let size = loop {
+                match httparse::parse_chunk_size(&self.buf) {
+                    Ok(httparse::Status::Complete((used, size))) => {
+                        self.buf.advance(used);
+                        break usize::try_from(size).map_err(|_| invalid("chunk too large"))?;
+                    }
+                    Ok(httparse::Status::Partial) => {
+                        if self.fill().await? == 0 {
+                            return Err(invalid("connection closed in a chunk size"));
+                        }
+                    }
+                    Err(_) => return Err(invalid("bad chunk size")),
+                }
+            };
+            if size == 0 {
+                // Trailers, if any, end with an empty line.
+                loop {
+                    if let Some(end) = find_line_end(&self.buf) {
+                        let empty = end == 0;
+                        self.buf.advance(end + 2);
+                        if empty {
+                            self.reusable = true;
+                            return Ok(body.freeze());
+                        }
+                    } else if self.fill().await? == 0 {
+                        return Err(invalid("connection closed in the trailers"));
+                    }
+                }
+            }
+            while self.buf.len() < size + 2 {
+                if self.fill().await? == 0 {
+                    return Err(invalid("connection closed in a chunk"));
+                }
+            }
+            body.extend_from_slice(&self.buf[..size]);
+            if &self.buf[size..size + 2] != b"\r\n" {
+                return Err(invalid("chunk not followed by CRLF"));
+            }
+            self.buf.advance(size + 2);
+        }
+    }
+}
+
+fn find_line_end(buf: &[u8]) -> Option<usize> {
+    buf.windows(2).position(|w| w == b"\r\n")
+}
+
+/// The response head at the start of `buf`, with its length, once it is complete.
+fn parse_head(buf: &[u8]) -> Result<Option<(Head, usize)>, H1Error> {
+    let mut storage = [httparse::EMPTY_HEADER; 64];
+    let mut large;
+    let mut response = httparse::Response::new(&mut storage);
+    let parsed = match response.parse(buf) {
+        Err(httparse::Error::TooManyHeaders) => {
+            large = vec![httparse::EMPTY_HEADER; 1024];
+            response = httparse::Response::new(&mut large);
+            response.parse(buf)
+        }
+        other => other,
+    };
+    let length = match parsed {
+        Ok(httparse::Status::Complete(length)) => length,
+        Ok(httparse::Status::Partial) => return Ok(None),
+        Err(e) => return Err(invalid(e.to_string())),
+    };
+    let status =
+        StatusCode::from_u16(response.code.unwrap_or(0)).map_err(|e| invalid(e.to_string()))?;
+    let version = if response.version == Some(0) {
+        Version::HTTP_10
+    } else {
+        Version::HTTP_11
+    };
+    let mut headers = HeaderMap::with_capacity(response.headers.len());
+    for header in response.headers.iter() {
+        let name =
+            HeaderName::from_bytes(header.name.as_bytes()).map_err(|e| invalid(e.to_string()))?;
+        let value = HeaderValue::from_bytes(header.value).map_err(|e| invalid(e.to_string()))?;
+        headers.append(name, value);
+    }
+    Ok(Some((
+        Head {
+            status,
+            version,
+            headers,
+        },
+        length,
+    )))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn heads_parse_with_status_version_and_repeated_headers() {
+        let raw =
+            b"HTTP/1.1 302 Found\r\nLocation: /x\r\nSet-Cookie: a=1\r\nSet-Cookie: b=2\r\n\r\nrest";
+        let (head, length) = parse_head(raw).unwrap().unwrap();
+        assert_eq!(head.status, StatusCode::FOUND);
+        assert_eq!(head.version, Version::HTTP_11);
+        assert_eq!(head.headers.get_all("set-cookie").iter().count(), 2);
+        assert_eq!(&raw[length..], b"rest");
+        assert!(parse_head(b"HTTP/1.1 200 OK\r\nContent-")
+            .unwrap()
+            .is_none());
+        assert!(parse_head(b"garbage\r\n\r\n").is_err());
+    }
+
+    async fn exchange_with(
+        response: &'static [u8],
+        method: Method,
+    ) -> (Result<Received, H1Error>, bool) {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        tokio::spawn(async move {
+            let (mut socket, _) = listener.accept().await.unwrap();
+            let mut request = vec![0u8; 4096];
+            let _ = socket.read(&mut request).await;
+            socket.write_all(response).await.unwrap();
+            // Keep the connection open briefly so "until close" framing is tested on purpose.
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        });
+        let stream = tokio::net::TcpStream::connect(addr).await.unwrap();
+        let mut conn = H1Conn::new(RawStream::Plain(stream));
+        let received = conn
+            .exchange(&method, "/", &HeaderMap::new(), &Bytes::new())
+            .await;
+        (received, conn.reusable)
+    }
+
+    #[tokio::test]
+    async fn content_length_bodies_are_read_exactly_and_keep_the_connection() {
+        let (received, reusable) = exchange_with(
+            b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhello",
+            Method::GET,
+        )
+        .await;
+        assert_eq!(&received.unwrap().body[..], b"hello");
+        assert!(reusable);
+    }
+
+    #[tokio::test]
+    async fn chunked_bodies_are_joined_and_trailers_skipped() {
+        let raw = b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5;x=y\r\nhello\r\n6\r\n world\r\n0\r\nX-Trailer: t\r\n\r\n";
+        let (received, reusable) = exchange_with(raw, Method::GET).await;
+        assert_eq!(&received.unwrap().body[..], b"hello world");
+        assert!(reusable);
+    }
+
+    #[tokio::test]
+    async fn continue_responses_are_skipped_and_head_has_no_body() {
+        let raw = b"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200 OK\r\nContent-Length: 3\r\n\r\n";
+        let (received, reusable) = exchange_with(raw, Method::HEAD).await;
+        let received = received.unwrap();
+        assert_eq!(received.head.status, StatusCode::OK);
+        assert!(received.body.is_empty());
+        assert!(reusable);
+    }
+
+    #[tokio::test]
+    async fn connection_close_and_http10_are_not_reused() {
+        let (_, reusable) = exchange_with(
+            b"HTTP/1.1 200 OK\r\nConnection: close\r\nContent-Length: 0\r\n\r\n",
+            Method::GET,
+        )
+        .await;
+        assert!(!reusable);
+        let (received, reusable) =
+            exchange_with(b"HTTP/1.0 200 OK\r\n\r\nuntil close", Method::GET).await;
+        assert_eq!(&received.unwrap().body[..], b"until close");
+        assert!(!reusable);
+    }
+
+    #[tokio::test]
+    async fn a_server_that_closes_without_answering_is_reported_as_such() {
+        let (received, _) = exchange_with(b"", Method::GET).await;
+        assert!(matches!(received, Err(H1Error::ClosedBeforeResponse)));
+    }
+}
