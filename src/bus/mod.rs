@@ -13,13 +13,15 @@ use std::time::Duration;
 
 use crossbeam_channel::{Receiver, Sender, TryRecvError};
 
+use crate::clock::unix_time;
 use crate::messages::Message;
 
 /// A consumer of bus messages, run on the bus thread.
 pub trait Processor: Send {
     /// Handles one message. `raw` is its msgpack encoding when [`Processor::wants_raw`] is
-    /// true for any processor (it is encoded once and shared), empty otherwise.
-    fn process(&mut self, msg: &Message, raw: &[u8]);
+    /// true for any processor (it is encoded once and shared), empty otherwise. `now` is the
+    /// epoch time the batch holding the message is processed at.
+    fn process(&mut self, msg: &Message, raw: &[u8], now: f64);
 
     /// Whether this processor reads the msgpack encoding.
     fn wants_raw(&self) -> bool {
@@ -100,19 +102,31 @@ impl Drop for Bus {
 fn consume(rx: Receiver<Item>, mut processors: Vec<Box<dyn Processor>>) -> Vec<Box<dyn Processor>> {
     let wants_raw = processors.iter().any(|p| p.wants_raw());
     let mut raw = Vec::with_capacity(1024);
+    // The clock is read once per batch (and every so many messages), not per message.
+    let mut now = unix_time();
+    let mut since_clock = 0u32;
     loop {
         match rx.try_recv() {
             Ok(Item::Message(msg)) => {
+                since_clock += 1;
+                if since_clock == 1024 {
+                    since_clock = 0;
+                    now = unix_time();
+                }
                 raw.clear();
                 if wants_raw {
                     msg.encode(&mut raw);
                 }
                 for processor in processors.iter_mut() {
-                    processor.process(&msg, &raw);
+                    processor.process(&msg, &raw, now);
                 }
             }
             Ok(Item::Stop) | Err(TryRecvError::Disconnected) => break,
-            Err(TryRecvError::Empty) => std::thread::sleep(IDLE_SLEEP),
+            Err(TryRecvError::Empty) => {
+                std::thread::sleep(IDLE_SLEEP);
+                now = unix_time();
+                since_clock = 0;
+            }
         }
     }
     for processor in processors.iter_mut() {
@@ -137,7 +151,7 @@ mod tests {
     }
 
     impl Processor for Recording {
-        fn process(&mut self, msg: &Message, raw: &[u8]) {
+        fn process(&mut self, msg: &Message, raw: &[u8], _now: f64) {
             self.seen
                 .lock()
                 .unwrap()

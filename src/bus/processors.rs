@@ -113,7 +113,7 @@ fn should_log(errors: &mut u64) -> bool {
 struct DebugOutput;
 
 impl Processor for DebugOutput {
-    fn process(&mut self, msg: &Message, _raw: &[u8]) {
+    fn process(&mut self, msg: &Message, _raw: &[u8], _now: f64) {
         if &*msg.kind != "debug_console_message" {
             return;
         }
@@ -136,7 +136,7 @@ struct RecorderProcessor {
 }
 
 impl Processor for RecorderProcessor {
-    fn process(&mut self, msg: &Message, _raw: &[u8]) {
+    fn process(&mut self, msg: &Message, _raw: &[u8], _now: f64) {
         match self.recorder.process(msg) {
             Ok(RecorderOutcome::PurgeMissing) => {
                 log::info!(target: "mite.recorder", "{PURGE_MISSING_LOG}");
@@ -167,8 +167,8 @@ pub struct ConsoleProcessor {
 }
 
 impl Processor for ConsoleProcessor {
-    fn process(&mut self, msg: &Message, _raw: &[u8]) {
-        for line in self.stats.process(msg, unix_time()) {
+    fn process(&mut self, msg: &Message, _raw: &[u8], now: f64) {
+        for line in self.stats.process(msg, now) {
             log::info!(target: HTTP_STATS_LOGGER, "{line}");
         }
     }
@@ -183,7 +183,7 @@ impl Processor for ConsoleProcessor {
 struct MsgOutput;
 
 impl Processor for MsgOutput {
-    fn process(&mut self, msg: &Message, _raw: &[u8]) {
+    fn process(&mut self, msg: &Message, _raw: &[u8], _now: f64) {
         if let Some(text) = format_exception_log(msg) {
             log::warn!(target: MSG_LOGGER, "{text}");
         } else if log::log_enabled!(target: MSG_LOGGER, log::Level::Debug) {
@@ -203,7 +203,7 @@ struct CollectorProcessor {
 }
 
 impl Processor for CollectorProcessor {
-    fn process(&mut self, _msg: &Message, raw: &[u8]) {
+    fn process(&mut self, _msg: &Message, raw: &[u8], _now: f64) {
         let keep = self.filter.as_mut().is_none_or(|f| f.keep(raw));
         if let Err(e) = self.collector.process_raw(raw, keep) {
             if should_log(&mut self.errors) {
