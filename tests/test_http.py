@@ -1398,3 +1398,19 @@ def test_cli_timeout_argument_ends_a_slow_request(mite_project, server):
     assert observed["error"] == "HttpError"
     assert 0.4 < observed["elapsed"] < 2.0
     assert f"{server.base}/slow" in observed["message"]
+
+
+def test_mite_http_keeps_the_journeys_name_signature_and_coroutine_nature():
+    import asyncio as _asyncio
+    import inspect
+
+    async def sign_in(ctx, username, *, remember=False):
+        """Logs a user in."""
+
+    wrapped = mite_http(sign_in)
+
+    assert wrapped.__name__ == "sign_in"
+    assert wrapped.__doc__ == "Logs a user in."
+    assert wrapped.__wrapped__ is sign_in
+    assert str(inspect.signature(wrapped)) == "(ctx, username, *, remember=False)"
+    assert _asyncio.iscoroutinefunction(wrapped)

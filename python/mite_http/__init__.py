@@ -9,8 +9,10 @@ Rust HTTP engine (one keep-alive connection pool per runner, a cookie jar per se
 Every response (redirect hops included) is reported as an ``http_metrics`` message.
 """
 
+import asyncio.coroutines
 import functools
 
+from mite._mite import HttpJourney
 from mite._mite import HttpSession as Session
 from mite_http.cookies import Cookie
 from mite_http.exceptions import AcurlError, HttpError, RequestError
@@ -37,16 +39,14 @@ def mite_http(func):
     """Gives each call of the journey a fresh HTTP session as ``ctx.http``.
 
     As in mite, ``ctx.http`` is removed when the journey returns and left in place when it
-    raises.
+    raises. The wrapper is native (no Python frame of its own per call); it carries the
+    journey's name, docstring and ``__wrapped__`` like a ``functools.wraps`` wrapper.
     """
-
-    @functools.wraps(func)
-    async def wrapper(ctx, *args, **kwargs):
-        ctx.http = Session(ctx)
-        result = await func(ctx, *args, **kwargs)
-        del ctx.http
-        return result
-
+    wrapper = functools.update_wrapper(HttpJourney(func), func)
+    # asyncio.iscoroutinefunction(wrapper) is True, as for mite's `async def` wrapper.
+    marker = getattr(asyncio.coroutines, "_is_coroutine", None)
+    if marker is not None:
+        wrapper._is_coroutine = marker
     return wrapper
 
 

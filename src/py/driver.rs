@@ -9,10 +9,8 @@
 //! object itself is the callback); anything else is an error thrown back into the coroutine.
 
 use std::cell::{Cell, RefCell};
-use std::ptr;
 
-use pyo3::exceptions::{PyRuntimeError, PyStopIteration};
-use pyo3::ffi;
+use pyo3::exceptions::PyRuntimeError;
 use pyo3::gc::PyVisit;
 use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
@@ -20,17 +18,11 @@ use pyo3::types::PyTuple;
 use pyo3::PyTraverseError;
 
 use super::contextvars;
+use super::coroutine::{send, throw, Step};
 use super::done_callbacks::{remove, schedule_all, DoneCallback};
 use super::errors::{cancelled_error, invalid_state};
 use super::native_future::NativeFuture;
 use super::runner::{Purpose, Runner};
-
-/// How one step of a coroutine ended.
-enum Step<'py> {
-    Yielded(Bound<'py, PyAny>),
-    Returned(Bound<'py, PyAny>),
-    Raised(PyErr),
-}
 
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 enum State {
@@ -148,7 +140,7 @@ impl CoroTask {
             let (enter, leave) = task_registry(py)?;
             enter.call1(py, (&this.event_loop, slf))?;
             let step = match error {
-                None => send_none(this.coro.bind(py)),
+                None => send(this.coro.bind(py), None),
                 Some(e) => throw(this.coro.bind(py), e),
             };
             leave.call1(py, (&this.event_loop, slf))?;
@@ -265,40 +257,6 @@ impl CoroTask {
             },
             Err(e) => e,
         }
-    }
-}
-
-/// `coro.send(None)` without an exception object for the return value.
-fn send_none<'py>(coro: &Bound<'py, PyAny>) -> PyResult<Step<'py>> {
-    let py = coro.py();
-    let mut result: *mut ffi::PyObject = ptr::null_mut();
-    // SAFETY: `coro` is a live object; PyIter_Send returns a new reference in `result` for
-    // RETURN and NEXT, and sets an exception for ERROR.
-    let status = unsafe { ffi::PyIter_Send(coro.as_ptr(), ffi::Py_None(), &mut result) };
-    Ok(match status {
-        ffi::PySendResult::PYGEN_NEXT => {
-            // SAFETY: new reference per the contract above.
-            Step::Yielded(unsafe { Bound::from_owned_ptr(py, result) })
-        }
-        ffi::PySendResult::PYGEN_RETURN => {
-            // SAFETY: as above.
-            Step::Returned(unsafe { Bound::from_owned_ptr(py, result) })
-        }
-        ffi::PySendResult::PYGEN_ERROR => Step::Raised(PyErr::fetch(py)),
-    })
-}
-
-/// `coro.throw(error)`, mapping StopIteration to a return.
-fn throw<'py>(coro: &Bound<'py, PyAny>, error: PyErr) -> PyResult<Step<'py>> {
-    let py = coro.py();
-    let value = error.into_value(py);
-    match coro.call_method1("throw", (value.bind(py),)) {
-        Ok(yielded) => Ok(Step::Yielded(yielded)),
-        Err(e) if e.is_instance_of::<PyStopIteration>(py) => {
-            let value = e.value(py).getattr("value")?;
-            Ok(Step::Returned(value))
-        }
-        Err(e) => Ok(Step::Raised(e)),
     }
 }
 

@@ -6,6 +6,7 @@ mod cli;
 mod context;
 mod contextvars;
 mod convert;
+mod coroutine;
 mod datapools;
 mod done_callbacks;
 mod driver;
@@ -38,6 +39,8 @@ fn _mite(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<runner::TaskDone>()?;
     m.add_class::<volume::FixedVolume>()?;
     m.add_class::<http::HttpSession>()?;
+    m.add_class::<http::HttpJourney>()?;
+    m.add_class::<http::HttpCall>()?;
     m.add_class::<http::Response>()?;
     m.add_class::<http::Request>()?;
     m.add_class::<processors::Recorder>()?;
@@ -45,5 +48,6 @@ fn _mite(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(cli::cli_main, m)?)?;
     send_slot::install::<awaitable::Ready>(m.py());
     send_slot::install::<native_future::NativeFuture>(m.py());
+    send_slot::install::<http::HttpCall>(m.py());
     Ok(())
 }

@@ -5,8 +5,10 @@
 //! batch (an eventfd); the loop converts the result to Python and resumes the journey.
 
 mod completion;
+mod decorator;
 mod response;
 mod session;
 
+pub use decorator::{HttpCall, HttpJourney};
 pub use response::{Request, Response};
 pub use session::HttpSession;

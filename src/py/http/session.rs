@@ -161,6 +161,23 @@ fn header_pairs(headers: &Bound<'_, PyAny>) -> PyResult<Vec<(String, String)>> {
 }
 
 impl HttpSession {
+    /// A fresh session (own cookie jar) for the journey context `ctx`.
+    pub fn create(py: Python<'_>, ctx: Py<PyAny>) -> Self {
+        let route = ctx
+            .bind(py)
+            .cast::<Context>()
+            .ok()
+            .and_then(|c| c.borrow().native_route())
+            .map(|(bus, envelope)| NativeRoute { bus, envelope });
+        HttpSession {
+            ctx,
+            jar: Arc::new(CookieJar::new()),
+            route,
+            additional_metrics: Mutex::new(None),
+            callback: None,
+        }
+    }
+
     fn spec(
         &self,
         method: &str,
@@ -444,19 +461,7 @@ macro_rules! http_methods {
         impl HttpSession {
             #[new]
             fn new(py: Python<'_>, ctx: Py<PyAny>) -> Self {
-                let route = ctx
-                    .bind(py)
-                    .cast::<Context>()
-                    .ok()
-                    .and_then(|c| c.borrow().native_route())
-                    .map(|(bus, envelope)| NativeRoute { bus, envelope });
-                HttpSession {
-                    ctx,
-                    jar: Arc::new(CookieJar::new()),
-                    route,
-                    additional_metrics: Mutex::new(None),
-                    callback: None,
-                }
+                Self::create(py, ctx)
             }
 
             /// Merged into every `http_metrics` message of this session.

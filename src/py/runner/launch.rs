@@ -2,6 +2,7 @@
 //! and the coroutine handed to the driver (or to a plain asyncio Task).
 
 use super::*;
+use crate::py::http::HttpCall;
 
 /// One journey execution in flight.
 pub struct JourneyRun {
@@ -37,7 +38,9 @@ pub enum Purpose {
 pub(super) fn as_iterator<'py>(awaitable: &Bound<'py, PyAny>) -> Result<Bound<'py, PyAny>, ()> {
     let py = awaitable.py();
     // SAFETY: type checks on a live object.
-    if unsafe { pyo3::ffi::PyCoro_CheckExact(awaitable.as_ptr()) } != 0 {
+    if unsafe { pyo3::ffi::PyCoro_CheckExact(awaitable.as_ptr()) } != 0
+        || awaitable.is_instance_of::<HttpCall>()
+    {
         return Ok(awaitable.clone());
     }
     let inspect_awaitable = py
