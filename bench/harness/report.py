@@ -258,6 +258,9 @@ def results_markdown(command, reps, seconds, tools, tool_names, shapes, results,
         ],
         "",
     ]
+    notes = Path(__file__).resolve().parent.parent / "what-moved-the-numbers.md"
+    if notes.exists():
+        lines += [notes.read_text().strip(), ""]
     for key in shapes:
         rows = summaries[key]
         lines += [f"## ({key}) {SHAPES[key].title}", ""]

@@ -281,15 +281,16 @@ class MiteRs(Mite):
 
     def version(self):
         version = installed_version(self.python, "mite")
-        where = run(
-            [self.python, "-c", "import mite._mite as m; print(m.__file__)"], check=False
-        ).stdout.strip()
+        probe = "import mite._mite as m; print(m.__file__); print(getattr(m, 'BUILD_PROFILE', '?'))"
+        where, _, profile = (
+            run([self.python, "-c", probe], check=False).stdout.strip().partition("\n")
+        )
         if not self.given:
             build = "release build installed by bench/run"
         elif where.startswith(str(self.source)):
-            build = f"editable install ({where}; `maturin develop` builds debug by default)"
+            build = f"editable install ({where}), {profile} build"
         else:
-            build = f"as installed for {self.python}"
+            build = f"as installed for {self.python}, {profile} build"
         return f"{version}, {self.fingerprint.splitlines()[0]} of {self.source}; {build}"
 
 

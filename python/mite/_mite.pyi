@@ -6,6 +6,9 @@ from typing import Any, TypeVar
 
 _T = TypeVar("_T")
 
+BUILD_PROFILE: str
+"""``"release"`` or ``"debug"``: how the native core was compiled."""
+
 class Ready(Awaitable[_T]):
     """An awaitable that is already complete."""
 

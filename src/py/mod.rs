@@ -26,6 +26,14 @@ use pyo3::prelude::*;
 #[pymodule(gil_used = true)]
 fn _mite(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("__doc__", "The native core of mite-rs.")?;
+    m.add(
+        "BUILD_PROFILE",
+        if cfg!(debug_assertions) {
+            "debug"
+        } else {
+            "release"
+        },
+    )?;
     m.add_class::<awaitable::Ready>()?;
     m.add_class::<context::Context>()?;
     m.add_class::<transaction::Transaction>()?;
