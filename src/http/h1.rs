@@ -18,7 +18,9 @@ use super::connector::RawStream;
 const INLINE_BODY: usize = 16 * 1024;
 /// A response head larger than this is refused (a broken or hostile server).
 const MAX_HEAD: usize = 1024 * 1024;
-const READ_CHUNK: usize = 16 * 1024;
+/// Room made for each read. Idle connections keep no buffer at all: a load test may hold
+/// thousands of them.
+const READ_CHUNK: usize = 4 * 1024;
 
 /// Why an exchange on the connection failed.
 #[derive(Debug, thiserror::Error)]
@@ -83,7 +85,7 @@ impl H1Conn {
     pub fn new(io: RawStream) -> Self {
         H1Conn {
             io,
-            buf: BytesMut::with_capacity(READ_CHUNK),
+            buf: BytesMut::new(),
             reusable: true,
         }
     }
@@ -97,7 +99,6 @@ impl H1Conn {
         body: &Bytes,
     ) -> Result<Received, H1Error> {
         self.reusable = false;
-        self.buf.clear();
         self.write_request(method, target, headers, body)
             .await
             .map_err(H1Error::Write)?;
@@ -113,6 +114,8 @@ impl H1Conn {
             }
         };
         self.reusable = keeps_alive && self.reusable && self.buf.is_empty();
+        // Release the buffer (the body may share it) so an idle connection holds no memory.
+        self.buf = BytesMut::new();
         Ok(Received {
             head,
             body,
@@ -158,7 +161,12 @@ impl H1Conn {
 
     /// Reads more into the buffer; `Ok(0)` at end of stream.
     async fn fill(&mut self) -> io::Result<usize> {
-        self.buf.reserve(READ_CHUNK);
+        self.fill_towards(0).await
+    }
+
+    /// Reads more, making room for `wanted` more bytes when that is known (a body's length).
+    async fn fill_towards(&mut self, wanted: usize) -> io::Result<usize> {
+        self.buf.reserve(wanted.clamp(READ_CHUNK, 1024 * 1024));
         self.io.read_buf(&mut self.buf).await
     }
 
@@ -234,7 +242,7 @@ impl H1Conn {
             Framing::Length(length) => {
                 let length = usize::try_from(length).map_err(|_| invalid("body too large"))?;
                 while self.buf.len() < length {
-                    if self.fill().await? == 0 {
+                    if self.fill_towards(length - self.buf.len()).await? == 0 {
                         return Err(invalid("connection closed in the body"));
                     }
                 }
