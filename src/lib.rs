@@ -16,3 +16,8 @@ pub mod recorder;
 pub mod stats;
 
 mod py;
+
+/// mimalloc for every Rust allocation: per-request futures, buffers and responses are made on
+/// the HTTP thread and freed on the event loop's, a pattern glibc's malloc serves slowly.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
