@@ -42,8 +42,11 @@ test: install test-rust test-python
 test-rust:
 	LD_LIBRARY_PATH=$(PYLIBDIR):$$LD_LIBRARY_PATH cargo test
 
+# The HTTP tests run twice: with requests handed to the HTTP thread, and with the event loop's
+# thread doing its own HTTP work (what `mite` chooses on one CPU).
 test-python: venv
 	$(PY) -m pytest
+	MITE_HTTP_THREADS=0 $(PY) -m pytest -q tests/test_http.py tests/test_walkthrough_http.py
 
 lint: venv
 	cargo fmt --check

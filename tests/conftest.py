@@ -80,7 +80,11 @@ class MiteProject:
             for key, value in os.environ.items()
             if not key.startswith(("MITE_CONF_", "MITE_EVAL_CONF_"))
         }
-        env.update(extra or {})
+        for key, value in (extra or {}).items():
+            if value is None:  # unset it
+                env.pop(key, None)
+            else:
+                env[key] = value
         return env
 
     @staticmethod

@@ -33,7 +33,9 @@ from urllib.parse import parse_qsl, urlsplit
 import msgpack
 import pytest
 
+import mite._http_loop
 from mite import Context
+from mite._mite import http_on_loop_thread
 from mite_http import (
     Cookie,
     Headers,
@@ -293,6 +295,15 @@ def http_metrics(messages):
     return [m for m in messages if m["type"] == "http_metrics"]
 
 
+def new_event_loop():
+    """The kind of loop `mite` itself runs tests on here: with `MITE_HTTP_THREADS=0` (or one
+    CPU) one whose thread does its own HTTP work, else a plain one handing requests to the
+    HTTP thread. `make test` runs this module both ways."""
+    if http_on_loop_thread():
+        return mite._http_loop.new_event_loop()
+    return asyncio.new_event_loop()
+
+
 def run_loop(coroutine):
     """Runs `coroutine` to completion on a new event loop, like `asyncio.run`.
 
@@ -300,7 +311,7 @@ def run_loop(coroutine):
     fails its test instead of hanging the run. The loop runs on this (the main) thread: the
     native HTTP layer keeps per-thread state.
     """
-    loop = asyncio.new_event_loop()
+    loop = new_event_loop()
     task = loop.create_task(coroutine)
     watchdog = threading.Timer(JOURNEY_TIMEOUT, loop.call_soon_threadsafe, args=(loop.stop,))
     watchdog.start()
@@ -1414,3 +1425,106 @@ def test_mite_http_keeps_the_journeys_name_signature_and_coroutine_nature():
     assert wrapped.__wrapped__ is sign_in
     assert str(inspect.signature(wrapped)) == "(ctx, username, *, remember=False)"
     assert _asyncio.iscoroutinefunction(wrapped)
+
+
+# --- Where the HTTP work runs: the HTTP thread, or the event loop's own thread ----------------
+# `make test` runs this module a second time with MITE_HTTP_THREADS=0, so every in-process test
+# above also runs on a loop doing its own HTTP work, and every CLI test with `mite` choosing it.
+
+
+def test_cancelling_a_request_leaves_the_session_usable(server):
+    async def journey(ctx):
+        started = time.monotonic()
+        with pytest.raises(asyncio.TimeoutError):
+            await asyncio.wait_for(ctx.http.get(f"{server.base}/slow"), 0.2)
+        cancelled_after = time.monotonic() - started
+        response = await ctx.http.get(f"{server.base}/echo")
+        return cancelled_after, response.status_code
+
+    (cancelled_after, status), metrics = run_http(journey)
+
+    assert cancelled_after < 1.0
+    assert status == 200
+    assert [m["effective_url"] for m in metrics] == [f"{server.base}/echo"]
+
+
+def test_timers_fire_on_time_while_a_request_is_in_flight(server):
+    async def journey(ctx):
+        started = time.monotonic()
+        slow = asyncio.ensure_future(ctx.http.get(f"{server.base}/slow", timeout=1.0))
+        await asyncio.sleep(0.1)
+        slept = time.monotonic() - started
+        with pytest.raises(HttpError):
+            await slow
+        return slept
+
+    slept, _ = run_http(journey)
+
+    assert 0.09 < slept < 0.5
+
+
+THREAD_NAMES_JOURNEY = """
+    from pathlib import Path
+
+    from mite.datapools import IterableDataPool
+    from mite_http import mite_http
+    from observe import observe
+
+
+    @mite_http
+    async def fetch(ctx, n):
+        response = await ctx.http.get("REQUEST_URL")
+        names = sorted(p.read_text().strip() for p in Path("/proc/self/task").glob("*/comm"))
+        observe(status=response.status_code, threads=names)
+
+
+    def scenario():
+        return [("threads_journey:fetch", IterableDataPool([(1,)]), lambda s, e: 1)]
+    """
+
+
+def run_thread_names(project, url, env=None, cpus=None):
+    project.write("threads_journey.py", THREAD_NAMES_JOURNEY.replace("REQUEST_URL", url))
+    if cpus is None:
+        return project.run("scenario", "test", "threads_journey:scenario", env=env)
+    # The CLI's own process pinned to `cpus`, as `taskset` would.
+    import os
+
+    previous = os.sched_getaffinity(0)
+    os.sched_setaffinity(0, cpus)
+    try:
+        return project.run("scenario", "test", "threads_journey:scenario", env=env)
+    finally:
+        os.sched_setaffinity(0, previous)
+
+
+def test_cli_on_one_cpu_does_http_on_the_event_loops_thread(mite_project, server):
+    import os
+
+    one_cpu = {min(os.sched_getaffinity(0))}
+    result = run_thread_names(
+        mite_project, f"{server.base}/echo", env={"MITE_HTTP_THREADS": None}, cpus=one_cpu
+    )
+
+    assert result.returncode == 0, result.stderr
+    [observed] = mite_project.observed()
+    assert observed["status"] == 200
+    assert "mite-http" not in observed["threads"]
+
+
+def test_cli_mite_http_threads_chooses_the_http_thread(mite_project, server):
+    result = run_thread_names(mite_project, f"{server.base}/echo", env={"MITE_HTTP_THREADS": "1"})
+
+    assert result.returncode == 0, result.stderr
+    [observed] = mite_project.observed()
+    assert observed["status"] == 200
+    assert "mite-http" in observed["threads"]
+
+
+def test_cli_mite_http_threads_zero_keeps_http_on_the_loops_thread(mite_project, server):
+    result = run_thread_names(mite_project, f"{server.base}/echo", env={"MITE_HTTP_THREADS": "0"})
+
+    assert result.returncode == 0, result.stderr
+    [observed] = mite_project.observed()
+    assert observed["status"] == 200
+    assert "mite-http" not in observed["threads"]

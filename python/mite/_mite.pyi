@@ -176,3 +176,13 @@ class HttpSession:
 
 def cli_main(argv: list[str]) -> int:
     """Runs the ``mite`` command line; returns the exit code."""
+
+class HttpWaiter:
+    """Waits for an event loop's selector while running this thread's HTTP work."""
+
+    def __init__(self, fd: int) -> None: ...
+    def wait(self, timeout: float | None = None) -> None: ...
+    def close(self) -> None: ...
+
+def http_on_loop_thread() -> bool:
+    """Whether test runs do their HTTP work on the event loop's thread."""

@@ -12,6 +12,7 @@ use bytes::Bytes;
 use http::header::{self, HeaderName, HeaderValue};
 use http::{HeaderMap, Method, Request, Uri};
 use http_body_util::{BodyExt, Full};
+use hyper::client::conn::http2;
 use tokio_rustls::TlsConnector;
 use url::Url;
 
@@ -19,8 +20,9 @@ use super::connector::{ConnectError, Target};
 use super::deadline::Deadlines;
 use super::decode::{decode, ACCEPT_ENCODING};
 use super::h1::H1Error;
-use super::pool::{Conn, Pool, PoolError, Sender};
+use super::pool::{Conn, Pool, PoolError, RequestBody, Sender};
 use super::response::SentHeaders;
+use super::runtime::current_tag;
 use super::tls::{client_config, ClientCert};
 use super::{
     Body, CookieJar, Exchange, HttpError, HttpErrorKind, RequestSpec, ResponseData, Timings,
@@ -94,6 +96,7 @@ impl Hop {
             secure,
             host: Arc::from(host),
             port: uri.port_u16().unwrap_or(if secure { 443 } else { 80 }),
+            runtime: current_tag(),
         };
         Ok(Hop {
             method: Method::from_bytes(method.as_bytes())
@@ -376,8 +379,7 @@ impl HttpClient {
             // A reused connection the server had closed: nothing was processed, so the request
             // goes again on a new connection.
             Err(Failure::Retryable(_)) if !conn.fresh => {
-                conn = pool
-                    .open(&hop.target)
+                conn = Box::pin(pool.open(&hop.target))
                     .await
                     .map_err(|e| connect_error(hop, e))?;
                 exchange(&mut conn, hop, &headers, &body).await
@@ -508,29 +510,55 @@ async fn exchange(
                 Err(e) => Err(Failure::Fatal(e.to_string())),
             }
         }
-        Sender::H2(sender) => {
-            let mut request = Request::new(Full::new(body.clone()));
-            *request.method_mut() = hop.method.clone();
-            *request.uri_mut() = hop.uri.clone();
-            *request.headers_mut() = headers.clone();
-            let response = sender
-                .send_request(request)
-                .await
-                .map_err(|e| Failure::Fatal(hyper_error(&e)))?;
-            let first_byte = Instant::now();
-            let (parts, incoming) = response.into_parts();
-            let body = incoming
-                .collect()
-                .await
-                .map_err(|e| Failure::Fatal(format!("reading the body: {e}")))?
-                .to_bytes();
-            Ok(Exchanged {
-                status: parts.status,
-                version: parts.version,
-                headers: parts.headers,
-                body,
-                first_byte,
-            })
-        }
+        // Boxed, like opening a connection: hyper's HTTP/2 futures are large, and would size
+        // every HTTP/1.1 request's future (and in-flight task) to match.
+        Sender::H2(sender) => Box::pin(exchange_h2(sender, hop, headers, body)).await,
+    }
+}
+
+async fn exchange_h2(
+    sender: &mut http2::SendRequest<RequestBody>,
+    hop: &Hop,
+    headers: &HeaderMap,
+    body: &Bytes,
+) -> Result<Exchanged, Failure> {
+    let mut request = Request::new(Full::new(body.clone()));
+    *request.method_mut() = hop.method.clone();
+    *request.uri_mut() = hop.uri.clone();
+    *request.headers_mut() = headers.clone();
+    let response = sender
+        .send_request(request)
+        .await
+        .map_err(|e| Failure::Fatal(hyper_error(&e)))?;
+    let first_byte = Instant::now();
+    let (parts, incoming) = response.into_parts();
+    let body = incoming
+        .collect()
+        .await
+        .map_err(|e| Failure::Fatal(format!("reading the body: {e}")))?
+        .to_bytes();
+    Ok(Exchanged {
+        status: parts.status,
+        version: parts.version,
+        headers: parts.headers,
+        body,
+        first_byte,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every request in flight is a task holding this future: with 10,000 concurrent journeys
+    /// its size is most of the engine's memory. Rare paths (opening connections, HTTP/2) are
+    /// boxed so they do not size the common one; this catches a change that undoes that.
+    #[test]
+    fn a_requests_future_stays_small() {
+        let client = HttpClient::new(HttpClientConfig::default());
+        let jar = Arc::new(CookieJar::default());
+        let future = client.execute(RequestSpec::new("GET", "http://127.0.0.1:1/"), jar);
+        let size = std::mem::size_of_val(&future);
+        assert!(size < 2500, "the request future grew to {size} bytes");
     }
 }

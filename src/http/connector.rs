@@ -20,6 +20,9 @@ pub struct Target {
     pub secure: bool,
     pub host: Arc<str>,
     pub port: u16,
+    /// The runtime whose reactor serves the connection ([`super::runtime::current_tag`]):
+    /// a connection is only reused on the runtime that opened it.
+    pub runtime: u64,
 }
 
 /// When each phase of opening a connection finished, and the peer.

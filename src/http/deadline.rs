@@ -7,11 +7,15 @@
 
 use std::collections::HashMap;
 use std::future::Future;
+use std::pin::Pin;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Mutex;
+use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
 use futures_util::future::{AbortHandle, Abortable};
+
+use super::runtime::current_tag;
 
 /// How often expired requests are looked for (timeouts' resolution).
 pub const SWEEP_INTERVAL: Duration = Duration::from_millis(100);
@@ -20,8 +24,27 @@ pub const SWEEP_INTERVAL: Duration = Duration::from_millis(100);
 pub struct Deadlines {
     entries: Mutex<HashMap<u64, (Instant, AbortHandle)>>,
     next_id: AtomicU64,
-    /// The sweeping task; replaced if its runtime went away (tests run several runtimes).
-    sweeper: Mutex<Option<tokio::task::JoinHandle<()>>>,
+    /// A sweeping task per runtime ([`current_tag`]), replaced if its runtime went away
+    /// (tests run several runtimes): a loop runtime only runs while its event loop waits, so
+    /// the shared runtime's requests must not depend on its sweeper.
+    sweepers: Mutex<HashMap<u64, tokio::task::JoinHandle<()>>>,
+}
+
+pin_project_lite::pin_project! {
+    /// A request's work under its deadline: `None` if the sweeper cancelled it.
+    pub struct Limited<F> {
+        #[pin]
+        work: Abortable<F>,
+        _registered: Registration<'static>,
+    }
+}
+
+impl<F: Future> Future for Limited<F> {
+    type Output = Option<F::Output>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        self.project().work.poll(cx).map(Result::ok)
+    }
 }
 
 /// Removes its entry when the request finishes (or is dropped) first.
@@ -43,26 +66,35 @@ impl Deadlines {
 
     /// Runs `work` until it finishes (`Some`) or `timeout` has passed (`None`). Must be called
     /// within a tokio runtime, where the sweeper task is started on first use.
-    pub async fn limit<F: Future>(&'static self, timeout: Duration, work: F) -> Option<F::Output> {
-        {
-            let mut sweeper = self.sweeper.lock().unwrap_or_else(|e| e.into_inner());
-            if sweeper.as_ref().is_none_or(|task| task.is_finished()) {
-                *sweeper = Some(tokio::spawn(async move {
-                    loop {
-                        tokio::time::sleep(SWEEP_INTERVAL).await;
-                        self.sweep(Instant::now());
-                    }
-                }));
-            }
-        }
+    ///
+    /// A plain function returning a hand-written future: an `async fn` would hold `work` twice
+    /// (as its argument and inside the `Abortable`), doubling every request's future.
+    pub fn limit<F: Future>(&'static self, timeout: Duration, work: F) -> Limited<F> {
+        self.ensure_sweeper();
         let (abort, registration) = AbortHandle::new_pair();
         let id = self.next_id.fetch_add(1, Ordering::Relaxed);
         self.lock().insert(id, (Instant::now() + timeout, abort));
-        let _registered = Registration {
-            deadlines: self,
-            id,
-        };
-        Abortable::new(work, registration).await.ok()
+        Limited {
+            work: Abortable::new(work, registration),
+            _registered: Registration {
+                deadlines: self,
+                id,
+            },
+        }
+    }
+
+    fn ensure_sweeper(&'static self) {
+        let mut sweepers = self.sweepers.lock().unwrap_or_else(|e| e.into_inner());
+        let tag = current_tag();
+        if sweepers.get(&tag).is_none_or(|task| task.is_finished()) {
+            let task = tokio::spawn(async move {
+                loop {
+                    tokio::time::sleep(SWEEP_INTERVAL).await;
+                    self.sweep(Instant::now());
+                }
+            });
+            sweepers.insert(tag, task);
+        }
     }
 
     /// Cancels every request whose deadline is at or before `now`.

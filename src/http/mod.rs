@@ -22,4 +22,7 @@ pub use error::{HttpError, HttpErrorKind};
 pub use metrics::http_metrics_fields;
 pub use request::{Body, RequestSpec};
 pub use response::{Exchange, ResponseData, SentHeaders, Timings};
-pub use runtime::{runtime, RuntimeError};
+pub use runtime::{
+    current_tag, http_on_loop_thread, loop_runtime, runtime, LoopRuntime, RuntimeError,
+    WatchedSelector,
+};

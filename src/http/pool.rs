@@ -86,7 +86,9 @@ impl Pool {
                 });
             }
         }
-        self.open(target).await
+        // Boxed: opening a connection (DNS, TLS, HTTP/2 handshakes) is a large future that
+        // would otherwise make every request's future, and every in-flight task, that large.
+        Box::pin(self.open(target)).await
     }
 
     fn shared_http2(&self, target: &Target) -> Option<Conn> {

@@ -604,7 +604,8 @@ fn journey_scenario<'py>(
     })
 }
 
-/// Creates the event loop (uvloop when installed, unless `MITE_PROFILE=1`), runs the test
+/// Creates the event loop (one doing its own HTTP work when the process has one CPU or
+/// `MITE_HTTP_THREADS=0`, else uvloop when installed, unless `MITE_PROFILE=1`), runs the test
 /// on it with signal handlers for Ctrl-C and SIGTERM, and closes it.
 fn run_loop(
     py: Python<'_>,
@@ -616,9 +617,14 @@ fn run_loop(
         .import("asyncio")
         .map_err(|e| py_fatal(py, "importing asyncio", &e))?;
     let use_uvloop = std::env::var("MITE_PROFILE").as_deref() != Ok("1");
-    let event_loop = match py.import("uvloop") {
-        Ok(uvloop) if use_uvloop => uvloop.call_method0("new_event_loop"),
-        _ => asyncio.call_method0("new_event_loop"),
+    let event_loop = if crate::http::http_on_loop_thread() {
+        py.import("mite._http_loop")
+            .and_then(|module| module.call_method0("new_event_loop"))
+    } else {
+        match py.import("uvloop") {
+            Ok(uvloop) if use_uvloop => uvloop.call_method0("new_event_loop"),
+            _ => asyncio.call_method0("new_event_loop"),
+        }
     }
     .map_err(|e| py_fatal(py, "creating the event loop", &e))?;
     asyncio

@@ -64,9 +64,11 @@ fn _mite(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<http::HttpCall>()?;
     m.add_class::<http::Response>()?;
     m.add_class::<http::Request>()?;
+    m.add_class::<http::HttpWaiter>()?;
     m.add_class::<processors::Recorder>()?;
     m.add_class::<processors::Collector>()?;
     m.add_function(wrap_pyfunction!(cli::cli_main, m)?)?;
+    m.add_function(wrap_pyfunction!(http::http_on_loop_thread, m)?)?;
     send_slot::install::<awaitable::Ready>(m.py());
     send_slot::install::<native_future::NativeFuture>(m.py());
     send_slot::install::<http::HttpCall>(m.py());

@@ -16,8 +16,8 @@ use pyo3::prelude::*;
 use futures_util::future::Abortable;
 
 use super::session::{finish_exchange, get_running_loop, InFlight};
-use crate::http::runtime;
 use crate::http::Exchange;
+use crate::http::{loop_runtime, runtime};
 use crate::py::native_future::NativeFuture;
 
 /// A finished exchange for the request with this id.
@@ -104,6 +104,9 @@ pub struct HttpDriver {
     /// Requests made since the last hand-over to the runtime: they go over in one batch,
     /// so a burst of requests wakes the HTTP thread once, not once per request.
     jobs: Mutex<Vec<Job>>,
+    /// Where the jobs run: the shared HTTP runtime, or (for a loop whose selector drives
+    /// HTTP, `mite._http_loop`) the loop thread's own runtime.
+    runtime: tokio::runtime::Handle,
     flush_scheduled: AtomicBool,
     draining: AtomicBool,
 }
@@ -128,6 +131,7 @@ impl HttpDriver {
             ))
         })?;
         let fd = queue.eventfd.as_raw_fd();
+        let runtime = Self::runtime_for(event_loop)?;
         let driver = Bound::new(
             py,
             HttpDriver {
@@ -136,6 +140,7 @@ impl HttpDriver {
                 in_flight: Mutex::new(HashMap::new()),
                 next_id: AtomicU64::new(0),
                 jobs: Mutex::new(Vec::new()),
+                runtime,
                 flush_scheduled: AtomicBool::new(false),
                 draining: AtomicBool::new(false),
             },
@@ -149,6 +154,22 @@ impl HttpDriver {
             drivers.push(driver.clone().unbind());
         });
         Ok(driver)
+    }
+
+    /// The runtime for `event_loop`'s requests: its thread's loop runtime when its selector
+    /// drives HTTP (it is then running on this thread), else the shared one.
+    fn runtime_for(event_loop: &Bound<'_, PyAny>) -> PyResult<tokio::runtime::Handle> {
+        let drives_http = event_loop
+            .getattr("_selector")
+            .and_then(|selector| selector.getattr("mite_drives_http"))
+            .and_then(|flag| flag.is_truthy())
+            .unwrap_or(false);
+        let handle = if drives_http {
+            loop_runtime().map(|runtime| runtime.handle().clone())
+        } else {
+            runtime().cloned()
+        };
+        handle.map_err(|e| pyo3::exceptions::PyRuntimeError::new_err(e.to_string()))
     }
 
     /// The driver of the running event loop (looked up without a syscall when the loop is the
@@ -199,16 +220,11 @@ impl HttpDriver {
         if jobs.is_empty() {
             return;
         }
-        match runtime() {
-            Ok(runtime) => {
-                runtime.spawn(async move {
-                    for job in jobs {
-                        tokio::spawn(job);
-                    }
-                });
+        self.runtime.spawn(async move {
+            for job in jobs {
+                tokio::spawn(job);
             }
-            Err(e) => log::error!(target: "mite_http", "{e}"),
-        }
+        });
     }
 
     /// Where the HTTP runtime delivers this loop's finished requests.

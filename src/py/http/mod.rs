@@ -6,9 +6,11 @@
 
 mod completion;
 mod decorator;
+mod loop_runtime;
 mod response;
 mod session;
 
 pub use decorator::{HttpCall, HttpJourney};
+pub use loop_runtime::{http_on_loop_thread, HttpWaiter};
 pub use response::{Request, Response};
 pub use session::HttpSession;

@@ -23,8 +23,8 @@ use super::response::{RequestOptions, Response};
 use crate::bus::BusSender;
 use crate::clock::unix_time;
 use crate::http::{
-    http_metrics_fields, runtime, Body, CookieJar, Exchange, HttpClient, HttpClientConfig,
-    HttpErrorKind, RequestSpec,
+    http_metrics_fields, Body, CookieJar, Exchange, HttpClient, HttpClientConfig, HttpErrorKind,
+    RequestSpec,
 };
 use crate::messages::{keys, to_json, Envelope, Message, Value};
 use crate::py::context::{current_transaction, Context};
@@ -332,8 +332,6 @@ impl HttpSession {
             body: raw_body,
             cert: spec.client_cert.clone(),
         });
-        // Fail now, not in the batch hand-over, if the runtime cannot start.
-        runtime().map_err(|e| PyRuntimeError::new_err(e.to_string()))?;
         let queue = driver.get().queue();
         let jar = this.jar.clone();
         let client = client().clone();

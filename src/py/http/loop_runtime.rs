@@ -1,0 +1,72 @@
+//! The event loop's side of a loop runtime (`crate::http::LoopRuntime`): the selector of a
+//! loop that does its own HTTP work (`mite._http_loop.HttpSelector`) waits through an
+//! `HttpWaiter` instead of blocking in `epoll_wait` itself.
+
+use std::os::fd::BorrowedFd;
+use std::time::Duration;
+
+use pyo3::exceptions::{PyOSError, PyRuntimeError};
+use pyo3::prelude::*;
+
+use crate::http::{loop_runtime, LoopRuntime, WatchedSelector};
+
+/// Waits for an event loop's selector by running this thread's HTTP work meanwhile.
+#[pyclass(unsendable, module = "mite._mite")]
+pub struct HttpWaiter {
+    runtime: &'static LoopRuntime,
+    /// `None` once closed.
+    selector: Option<WatchedSelector>,
+}
+
+#[pymethods]
+impl HttpWaiter {
+    /// Watches the epoll descriptor `fd` (duplicated: the selector keeps its own).
+    #[new]
+    fn new(fd: i32) -> PyResult<Self> {
+        let runtime = loop_runtime().map_err(|e| PyRuntimeError::new_err(e.to_string()))?;
+        if fd < 0 {
+            return Err(PyOSError::new_err(format!("bad selector descriptor {fd}")));
+        }
+        // SAFETY: only borrowed for the duration of the call, which duplicates it; the
+        // caller's selector is open while it constructs us.
+        let borrowed = unsafe { BorrowedFd::borrow_raw(fd) };
+        let selector = runtime
+            .watch(borrowed)
+            .map_err(|e| PyOSError::new_err(format!("watching the selector: {e}")))?;
+        Ok(HttpWaiter {
+            runtime,
+            selector: Some(selector),
+        })
+    }
+
+    /// Runs HTTP work until the selector is readable or `timeout` seconds have passed
+    /// (`None`: no limit; `0`: one round without waiting). Releases the GIL meanwhile.
+    #[pyo3(signature = (timeout=None))]
+    fn wait(&self, py: Python<'_>, timeout: Option<f64>) -> PyResult<()> {
+        let Some(selector) = &self.selector else {
+            return Err(PyRuntimeError::new_err("the selector is closed"));
+        };
+        let timeout = timeout.map(|t| {
+            if t.is_finite() && t > 0.0 {
+                Duration::from_secs_f64(t)
+            } else {
+                Duration::ZERO
+            }
+        });
+        let runtime = self.runtime;
+        py.detach(|| runtime.drive(selector, timeout))
+            .map_err(|e| PyOSError::new_err(format!("waiting for events: {e}")))
+    }
+
+    /// Stops watching (before the selector closes).
+    fn close(&mut self) {
+        self.selector = None;
+    }
+}
+
+/// Whether `mite` makes its event loop do the HTTP work itself (see
+/// `crate::http::http_on_loop_thread`).
+#[pyfunction]
+pub fn http_on_loop_thread() -> bool {
+    crate::http::http_on_loop_thread()
+}
