@@ -16,7 +16,7 @@ from .install import (
     source_fingerprint,
     sync_tree,
 )
-from .process import BenchError, clean_env, log, run
+from .process import TOOL_CPU, BenchError, clean_env, log, pinned, run
 from .shapes import Shape
 
 BENCH = Path(__file__).resolve().parent.parent
@@ -291,7 +291,15 @@ class MiteRs(Mite):
             build = f"editable install ({where}), {profile} build"
         else:
             build = f"as installed for {self.python}, {profile} build"
-        return f"{version}, {self.fingerprint.splitlines()[0]} of {self.source}; {build}"
+        # Where its HTTP work runs when pinned to the generator's CPU, as in the runs.
+        mode_probe = "import mite._mite as m; print(m.http_on_loop_thread())"
+        on_loop = run(pinned(TOOL_CPU, [self.python, "-c", mode_probe]), check=False).stdout
+        mode = (
+            "HTTP on the event loop's thread (its default on one CPU)"
+            if on_loop.strip() == "True"
+            else "HTTP on its own thread"
+        )
+        return f"{version}, {self.fingerprint.splitlines()[0]} of {self.source}; {build}; {mode}"
 
 
 class Locust(Tool):
