@@ -5,7 +5,7 @@ use std::borrow::Cow;
 use std::collections::HashMap;
 use std::str::FromStr;
 use std::sync::{Arc, Mutex, OnceLock};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
 use base64::Engine;
 use bytes::Bytes;
@@ -27,6 +27,7 @@ use super::tls::{client_config, ClientCert};
 use super::{
     Body, CookieJar, Exchange, HttpError, HttpErrorKind, RequestSpec, ResponseData, Timings,
 };
+use crate::clock::unix_time;
 
 /// Connection pool settings.
 #[derive(Debug, Clone, Copy)]
@@ -60,12 +61,6 @@ fn deadlines() -> &'static Deadlines {
 
 fn is_redirect(status: u16) -> bool {
     matches!(status, 301 | 302 | 303 | 307 | 308)
-}
-
-fn epoch_seconds() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs() as i64)
 }
 
 fn since(t0: Instant, t: Instant) -> f64 {
@@ -210,8 +205,7 @@ impl HttpClient {
         let deadline = Instant::now() + spec.timeout;
         let mut followed = 0;
         loop {
-            let remaining = deadline.saturating_duration_since(Instant::now());
-            let sent = deadlines().limit(remaining, self.send(&pool, &spec, &hop, &jar));
+            let sent = deadlines().limit_until(deadline, self.send(&pool, &spec, &hop, &jar));
             let response = match sent.await {
                 None => {
                     let message = format!("timed out after {:.3} s", spec.timeout.as_secs_f64());
@@ -365,7 +359,7 @@ impl HttpClient {
         hop: &Hop,
         jar: &CookieJar,
     ) -> Result<ResponseData, HttpError> {
-        let start_time = epoch_seconds();
+        let started_at = unix_time();
         let t0 = Instant::now();
         let mut conn = pool
             .checkout(&hop.target)
@@ -397,7 +391,7 @@ impl HttpClient {
         let done = Instant::now();
         let info = conn.info.clone();
         let fresh = conn.fresh;
-        pool.checkin(&hop.target, conn);
+        pool.checkin(&hop.target, conn, done);
 
         let mut timings = Timings {
             starttransfer: since(t0, first_byte),
@@ -454,8 +448,9 @@ impl HttpClient {
             download_size,
             upload_size,
             redirect_url,
+            start_time: started_at as i64,
+            finished_at: started_at + timings.total,
             timings,
-            start_time,
             primary_ip: info.primary_ip.clone(),
             request_headers: sent_headers,
         })

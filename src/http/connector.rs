@@ -118,6 +118,18 @@ pub enum RawStream {
     Tls(Box<TlsStream<TcpStream>>),
 }
 
+impl RawStream {
+    /// Waits until a read would find data (or the end of the stream), so that a caller can
+    /// take memory for it only then. A TLS stream may hold decrypted data already: it is
+    /// always "ready" and its reads wait instead.
+    pub async fn readable(&self) -> io::Result<()> {
+        match self {
+            RawStream::Plain(io) => io.readable().await,
+            RawStream::Tls(_) => Ok(()),
+        }
+    }
+}
+
 impl AsyncRead for RawStream {
     fn poll_read(
         self: Pin<&mut Self>,

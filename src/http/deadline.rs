@@ -64,16 +64,16 @@ impl Deadlines {
         self.entries.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// Runs `work` until it finishes (`Some`) or `timeout` has passed (`None`). Must be called
-    /// within a tokio runtime, where the sweeper task is started on first use.
+    /// Runs `work` until it finishes (`Some`) or `deadline` has passed (`None`). Must be
+    /// called within a tokio runtime, where the sweeper task is started on first use.
     ///
     /// A plain function returning a hand-written future: an `async fn` would hold `work` twice
     /// (as its argument and inside the `Abortable`), doubling every request's future.
-    pub fn limit<F: Future>(&'static self, timeout: Duration, work: F) -> Limited<F> {
+    pub fn limit_until<F: Future>(&'static self, deadline: Instant, work: F) -> Limited<F> {
         self.ensure_sweeper();
         let (abort, registration) = AbortHandle::new_pair();
         let id = self.next_id.fetch_add(1, Ordering::Relaxed);
-        self.lock().insert(id, (Instant::now() + timeout, abort));
+        self.lock().insert(id, (deadline, abort));
         Limited {
             work: Abortable::new(work, registration),
             _registered: Registration {
@@ -127,7 +127,9 @@ mod tests {
     async fn work_that_finishes_in_time_returns_and_unregisters() {
         let deadlines = leaked();
         assert_eq!(
-            deadlines.limit(Duration::from_secs(5), async { 7 }).await,
+            deadlines
+                .limit_until(Instant::now() + Duration::from_secs(5), async { 7 })
+                .await,
             Some(7)
         );
         assert_eq!(deadlines.len(), 0);
@@ -138,8 +140,8 @@ mod tests {
         let deadlines = leaked();
         let started = Instant::now();
         let outcome = deadlines
-            .limit(
-                Duration::from_millis(50),
+            .limit_until(
+                Instant::now() + Duration::from_millis(50),
                 tokio::time::sleep(Duration::from_secs(10)),
             )
             .await;

@@ -18,8 +18,8 @@ use super::connector::RawStream;
 const INLINE_BODY: usize = 16 * 1024;
 /// A response head larger than this is refused (a broken or hostile server).
 const MAX_HEAD: usize = 1024 * 1024;
-/// Room made for each read. Idle connections keep no buffer at all: a load test may hold
-/// thousands of them.
+/// Room made for each read. Idle connections, and requests still waiting for their response,
+/// keep no buffer at all: a load test may hold thousands of them.
 const READ_CHUNK: usize = 4 * 1024;
 
 /// Why an exchange on the connection failed.
@@ -166,6 +166,11 @@ impl H1Conn {
 
     /// Reads more, making room for `wanted` more bytes when that is known (a body's length).
     async fn fill_towards(&mut self, wanted: usize) -> io::Result<usize> {
+        if self.buf.capacity() == self.buf.len() {
+            // No room yet: wait for the response before taking memory for it, so that
+            // thousands of requests waiting on a slow server hold no read buffers.
+            self.io.readable().await?;
+        }
         self.buf.reserve(wanted.clamp(READ_CHUNK, 1024 * 1024));
         self.io.read_buf(&mut self.buf).await
     }
@@ -388,6 +393,38 @@ mod tests {
             .exchange(&method, "/", &HeaderMap::new(), &Bytes::new())
             .await;
         (received, conn.reusable)
+    }
+
+    #[tokio::test]
+    async fn a_request_waiting_for_its_response_holds_no_read_buffer() {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let (heard_tx, heard_rx) = tokio::sync::oneshot::channel();
+        tokio::spawn(async move {
+            let (mut socket, _) = listener.accept().await.unwrap();
+            let mut request = vec![0u8; 4096];
+            let _ = socket.read(&mut request).await;
+            let _ = heard_tx.send(());
+            // Never answers while the test looks.
+            tokio::time::sleep(std::time::Duration::from_secs(5)).await;
+        });
+        let stream = tokio::net::TcpStream::connect(addr).await.unwrap();
+        let mut conn = H1Conn::new(RawStream::Plain(stream));
+        let (method, headers, body) = (Method::GET, HeaderMap::new(), Bytes::new());
+        {
+            let exchange = conn.exchange(&method, "/", &headers, &body);
+            tokio::pin!(exchange);
+            tokio::select! {
+                _ = &mut exchange => panic!("the server never answers"),
+                _ = heard_rx => {}
+            }
+            // Let the exchange reach its wait for the response.
+            tokio::select! {
+                _ = &mut exchange => panic!("the server never answers"),
+                _ = tokio::time::sleep(std::time::Duration::from_millis(20)) => {}
+            }
+        }
+        assert_eq!(conn.buf.capacity(), 0);
     }
 
     #[tokio::test]

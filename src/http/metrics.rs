@@ -59,6 +59,7 @@ mod tests {
                 ..Timings::default()
             },
             start_time: 1_795_619_959,
+            finished_at: 1_795_619_959.5,
             primary_ip: "127.0.0.1".into(),
             request_headers: Default::default(),
         };

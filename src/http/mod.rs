@@ -23,6 +23,6 @@ pub use metrics::http_metrics_fields;
 pub use request::{Body, RequestSpec};
 pub use response::{Exchange, ResponseData, SentHeaders, Timings};
 pub use runtime::{
-    current_tag, http_on_loop_thread, loop_runtime, runtime, LoopRuntime, RuntimeError,
+    current_tag, http_on_loop_thread, loop_runtime, runtime, Job, LoopRuntime, RuntimeError,
     WatchedSelector,
 };

@@ -134,8 +134,8 @@ impl Pool {
         })
     }
 
-    /// Returns an HTTP/1.1 connection whose response was read completely.
-    pub fn checkin(&self, target: &Target, conn: Conn) {
+    /// Returns an HTTP/1.1 connection whose response was read completely (at `now`).
+    pub fn checkin(&self, target: &Target, conn: Conn, now: Instant) {
         if let Sender::H1(h1) = conn.sender {
             if !h1.reusable {
                 return;
@@ -147,7 +147,7 @@ impl Pool {
                 .push(Idle {
                     conn: h1,
                     info: conn.info,
-                    since: Instant::now(),
+                    since: now,
                 });
         }
     }

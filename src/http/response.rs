@@ -64,6 +64,9 @@ pub struct ResponseData {
     pub timings: Timings,
     /// Epoch seconds when the transfer started, truncated (curl's `time(NULL)`).
     pub start_time: i64,
+    /// Epoch seconds (fractional) when the response was complete: the `time` of its
+    /// `http_metrics` message (the start's wall clock plus the measured total, saving a read).
+    pub finished_at: f64,
     /// The peer's address (empty if unknown).
     pub primary_ip: Arc<str>,
     pub request_headers: SentHeaders,

@@ -8,12 +8,15 @@
 //! threads (context switches, wake-ups, cold caches) are pure cost.
 
 use std::cell::Cell;
+use std::future::Future;
 use std::io;
 use std::os::fd::{AsRawFd, BorrowedFd, OwnedFd, RawFd};
+use std::pin::Pin;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::OnceLock;
+use std::sync::{Mutex, OnceLock};
 use std::time::Duration;
 
+use futures_util::future::Abortable;
 use tokio::io::unix::AsyncFd;
 
 /// Why the runtime could not start.
@@ -92,7 +95,13 @@ pub fn current_tag() -> u64 {
 pub struct LoopRuntime {
     runtime: tokio::runtime::Runtime,
     tag: u64,
+    /// Requests handed over since the last drive; spawned from inside the next one, where
+    /// spawning is a queue push (from outside it would also wake the reactor: a syscall).
+    pending: Mutex<Vec<Job>>,
 }
+
+/// A request's work for an HTTP runtime, cancellable from the event loop's thread.
+pub type Job = Abortable<Pin<Box<dyn Future<Output = ()> + Send>>>;
 
 /// An event loop's selector as this runtime's reactor sees it: a duplicate of its epoll
 /// descriptor (the same epoll instance, kept open as long as this lives).
@@ -108,7 +117,11 @@ pub fn loop_runtime() -> Result<&'static LoopRuntime, RuntimeError> {
                 .build()
                 .map_err(|e| RuntimeError(e.to_string()))?;
             let tag = NEXT_TAG.fetch_add(1, Ordering::Relaxed);
-            Ok(&*Box::leak(Box::new(LoopRuntime { runtime, tag })))
+            Ok(&*Box::leak(Box::new(LoopRuntime {
+                runtime,
+                tag,
+                pending: Mutex::new(Vec::new()),
+            })))
         })
         .clone()
     })
@@ -139,6 +152,23 @@ impl LoopRuntime {
         self.runtime.handle()
     }
 
+    /// Hands requests over: they start in the next [`LoopRuntime::drive`] on this thread.
+    pub fn submit(&self, jobs: Vec<Job>) {
+        let mut pending = self.pending.lock().unwrap_or_else(|e| e.into_inner());
+        if pending.is_empty() {
+            *pending = jobs;
+        } else {
+            pending.extend(jobs);
+        }
+    }
+
+    fn spawn_pending(&self) {
+        let jobs = std::mem::take(&mut *self.pending.lock().unwrap_or_else(|e| e.into_inner()));
+        for job in jobs {
+            tokio::spawn(job);
+        }
+    }
+
     /// Registers an event loop's selector (an epoll descriptor) with this runtime's reactor.
     pub fn watch(&self, selector: BorrowedFd<'_>) -> io::Result<WatchedSelector> {
         let own = selector.try_clone_to_owned()?;
@@ -159,6 +189,7 @@ impl LoopRuntime {
         let watched = &selector.0;
         let fd = watched.as_raw_fd();
         self.runtime.block_on(async {
+            self.spawn_pending();
             if timeout == Some(Duration::ZERO) || readable_now(fd) {
                 tokio::task::yield_now().await;
                 return Ok(());

@@ -94,9 +94,22 @@ impl Context {
         fields: Vec<(Arc<str>, Value)>,
         transaction: Option<(Arc<str>, u64)>,
     ) -> PyResult<()> {
+        self.send_fields_at(py, unix_time(), kind, fields, transaction)
+    }
+
+    /// [`Context::send_fields`] with the message's `time` already read (a `txn` message's is
+    /// its `end_time`).
+    pub fn send_fields_at(
+        &self,
+        py: Python<'_>,
+        time: f64,
+        kind: Arc<str>,
+        fields: Vec<(Arc<str>, Value)>,
+        transaction: Option<(Arc<str>, u64)>,
+    ) -> PyResult<()> {
         let msg = Message {
             kind,
-            time: unix_time(),
+            time,
             fields,
             envelope: self.envelope.clone(),
             transaction,

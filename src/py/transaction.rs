@@ -98,12 +98,14 @@ pub fn send_txn(
     start_time: f64,
     had_error: bool,
 ) -> PyResult<()> {
-    ctx.send_fields(
+    let end_time = unix_time();
+    ctx.send_fields_at(
         py,
+        end_time,
         keys::txn(),
         vec![
             (keys::start_time(), Value::Float(start_time)),
-            (keys::end_time(), Value::Float(unix_time())),
+            (keys::end_time(), Value::Float(end_time)),
             (keys::had_error(), Value::Bool(had_error)),
         ],
         Some(transaction),

@@ -4,20 +4,16 @@
 
 use std::cell::RefCell;
 use std::collections::HashMap;
-use std::future::Future;
 use std::io;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
-use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 use pyo3::prelude::*;
 
-use futures_util::future::Abortable;
-
 use super::session::{finish_exchange, get_running_loop, InFlight};
 use crate::http::Exchange;
-use crate::http::{loop_runtime, runtime};
+use crate::http::{loop_runtime, runtime, LoopRuntime};
 use crate::py::native_future::NativeFuture;
 
 /// A finished exchange for the request with this id.
@@ -88,8 +84,15 @@ thread_local! {
     static LAST: RefCell<Option<Py<HttpDriver>>> = const { RefCell::new(None) };
 }
 
-/// A request's work for the HTTP runtime, cancellable from the loop thread.
-pub type Job = Abortable<Pin<Box<dyn Future<Output = ()> + Send>>>;
+pub use crate::http::Job;
+
+/// Where an event loop's requests run.
+enum Runtime {
+    /// The shared runtime on its own thread(s).
+    Shared(tokio::runtime::Handle),
+    /// The loop thread's own runtime, driven by the loop's selector.
+    Loop(&'static LoopRuntime),
+}
 
 /// The HTTP side of one event loop: its completion queue (registered as a reader on the
 /// loop) and its requests in flight. Lives on the loop's thread.
@@ -106,7 +109,7 @@ pub struct HttpDriver {
     jobs: Mutex<Vec<Job>>,
     /// Where the jobs run: the shared HTTP runtime, or (for a loop whose selector drives
     /// HTTP, `mite._http_loop`) the loop thread's own runtime.
-    runtime: tokio::runtime::Handle,
+    runtime: Runtime,
     flush_scheduled: AtomicBool,
     draining: AtomicBool,
 }
@@ -158,18 +161,18 @@ impl HttpDriver {
 
     /// The runtime for `event_loop`'s requests: its thread's loop runtime when its selector
     /// drives HTTP (it is then running on this thread), else the shared one.
-    fn runtime_for(event_loop: &Bound<'_, PyAny>) -> PyResult<tokio::runtime::Handle> {
+    fn runtime_for(event_loop: &Bound<'_, PyAny>) -> PyResult<Runtime> {
         let drives_http = event_loop
             .getattr("_selector")
             .and_then(|selector| selector.getattr("mite_drives_http"))
             .and_then(|flag| flag.is_truthy())
             .unwrap_or(false);
-        let handle = if drives_http {
-            loop_runtime().map(|runtime| runtime.handle().clone())
+        let found = if drives_http {
+            loop_runtime().map(Runtime::Loop)
         } else {
-            runtime().cloned()
+            runtime().map(|handle| Runtime::Shared(handle.clone()))
         };
-        handle.map_err(|e| pyo3::exceptions::PyRuntimeError::new_err(e.to_string()))
+        found.map_err(|e| pyo3::exceptions::PyRuntimeError::new_err(e.to_string()))
     }
 
     /// The driver of the running event loop (looked up without a syscall when the loop is the
@@ -220,11 +223,17 @@ impl HttpDriver {
         if jobs.is_empty() {
             return;
         }
-        self.runtime.spawn(async move {
-            for job in jobs {
-                tokio::spawn(job);
+        match &self.runtime {
+            // One task per batch: from outside the runtime, each spawn would wake it.
+            Runtime::Shared(handle) => {
+                handle.spawn(async move {
+                    for job in jobs {
+                        tokio::spawn(job);
+                    }
+                });
             }
-        });
+            Runtime::Loop(runtime) => runtime.submit(jobs),
+        }
     }
 
     /// Where the HTTP runtime delivers this loop's finished requests.

@@ -21,7 +21,6 @@ use url::Url;
 use super::completion::{Completion, HttpDriver};
 use super::response::{RequestOptions, Response};
 use crate::bus::BusSender;
-use crate::clock::unix_time;
 use crate::http::{
     http_metrics_fields, Body, CookieJar, Exchange, HttpClient, HttpClientConfig, HttpErrorKind,
     RequestSpec,
@@ -365,7 +364,7 @@ fn send_metrics(
         fields.extend(extras.iter().cloned());
         route.bus.send(Message {
             kind: keys::http_metrics(),
-            time: unix_time(),
+            time: response.finished_at,
             fields,
             envelope: route.envelope.clone(),
             transaction: transaction.clone(),
