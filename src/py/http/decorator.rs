@@ -75,7 +75,7 @@ impl HttpCall {
         let ctx = this.ctx.bind(py).clone();
         if !this.started.replace(true) {
             let session = Bound::new(py, HttpSession::create(py, ctx.clone().unbind()));
-            if let Err(e) = session.and_then(|s| ctx.setattr("http", s)) {
+            if let Err(e) = session.and_then(|s| ctx.setattr(pyo3::intern!(py, "http"), s)) {
                 return SendOutcome::Raise(e);
             }
         }
@@ -87,7 +87,7 @@ impl HttpCall {
         };
         match step {
             Ok(Step::Yielded(yielded)) => SendOutcome::Yield(yielded.unbind()),
-            Ok(Step::Returned(result)) => match ctx.delattr("http") {
+            Ok(Step::Returned(result)) => match ctx.delattr(pyo3::intern!(py, "http")) {
                 Ok(()) => SendOutcome::Return(result.unbind()),
                 Err(e) => SendOutcome::Raise(e),
             },
