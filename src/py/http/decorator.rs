@@ -3,7 +3,7 @@
 //! step through, with no Python frame of its own) and removes `ctx.http` when the journey
 //! returns; as in mite, `ctx.http` is left in place when the journey raises.
 
-use std::cell::Cell;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyTuple};
@@ -51,17 +51,19 @@ impl HttpJourney {
         Ok(HttpCall {
             ctx: ctx.unbind(),
             inner: inner.unbind(),
-            started: Cell::new(false),
+            started: AtomicBool::new(false),
         })
     }
 }
 
 /// One call of an `@mite_http` journey, awaited (or driven) like its coroutine.
-#[pyclass(unsendable, module = "mite_http")]
+// Not `unsendable`: when a journey raises, the call can end up in a reference cycle (through
+// the exception's traceback), and the garbage collector may free it on any thread.
+#[pyclass(frozen, module = "mite_http")]
 pub struct HttpCall {
     ctx: Py<PyAny>,
     inner: Py<PyAny>,
-    started: Cell<bool>,
+    started: AtomicBool,
 }
 
 impl HttpCall {
@@ -73,7 +75,7 @@ impl HttpCall {
         let py = slf.py();
         let this = slf.borrow();
         let ctx = this.ctx.bind(py).clone();
-        if !this.started.replace(true) {
+        if !this.started.swap(true, Ordering::Relaxed) {
             let session = Bound::new(py, HttpSession::create(py, ctx.clone().unbind()));
             if let Err(e) = session.and_then(|s| ctx.setattr(pyo3::intern!(py, "http"), s)) {
                 return SendOutcome::Raise(e);

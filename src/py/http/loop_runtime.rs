@@ -11,7 +11,8 @@ use pyo3::prelude::*;
 use crate::http::{loop_runtime, LoopRuntime, WatchedSelector};
 
 /// Waits for an event loop's selector by running this thread's HTTP work meanwhile.
-#[pyclass(unsendable, module = "mite._mite")]
+// Not `unsendable`: the garbage collector may free a closed loop's selector on any thread.
+#[pyclass(module = "mite._mite")]
 pub struct HttpWaiter {
     runtime: &'static LoopRuntime,
     /// `None` once closed.
