@@ -1,5 +1,6 @@
-//! The HTTP engine behind `ctx.http`: one pooled hyper client per runner, cookie jars per
-//! journey session, redirects with mite's rules, and curl-style phase timings per response.
+//! The HTTP engine behind `ctx.http`: one keep-alive pool per runner (our own HTTP/1.1
+//! client, hyper for HTTP/2), cookie jars per journey session, redirects with mite's rules,
+//! and curl-style phase timings per response.
 //! Pure Rust, driven by tokio; the bindings hand requests in and take exchanges out.
 
 mod client;

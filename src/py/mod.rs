@@ -23,9 +23,9 @@ mod volume;
 
 use pyo3::prelude::*;
 
-/// One malloc arena for the whole process, unless the user chose (`MALLOC_ARENA_MAX`): the
-/// HTTP and bus threads would otherwise each get an arena of their own, and with thousands of
-/// concurrent journeys the memory held by the extra arenas is a fifth of the process's.
+/// One glibc malloc arena for the whole process, unless the user chose (`MALLOC_ARENA_MAX`):
+/// Rust's allocations go to mimalloc, but Python's large objects and C extensions' still use
+/// glibc, which would otherwise give every thread that touches them an arena of its own.
 fn limit_malloc_arenas() {
     if std::env::var_os("MALLOC_ARENA_MAX").is_none() {
         // SAFETY: mallopt only tunes glibc's allocator; called before our threads start.

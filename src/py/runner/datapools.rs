@@ -65,6 +65,19 @@ pub(super) fn split_item(py: Python<'_>, item: &Bound<'_, PyAny>) -> PyResult<It
 }
 
 impl Runner {
+    /// Stops scenario `id` because its datapool raised `error` (from `checkout`).
+    fn abandon_failed_pool(&self, py: Python<'_>, id: ScenarioId, error: &PyErr) {
+        let spec = self.journey_spec(id);
+        self.abandon(
+            py,
+            id,
+            format!(
+                "datapool of scenario {id} ({spec}) failed: {}",
+                one_line(py, error)
+            ),
+        );
+    }
+
     /// Takes an item from the scenario's datapool and starts one journey.
     pub(super) fn start_one(slf: &Bound<'_, Self>, id: ScenarioId) {
         let this = slf.borrow();
@@ -119,17 +132,7 @@ impl Runner {
             Ok(Some(item)) => Self::launch(slf, id, item),
             Ok(None) if exhaustible => Self::exhausted(slf, id),
             Ok(None) => Self::starved(slf, id),
-            Err(e) => {
-                let spec = this.journey_spec(id);
-                this.abandon(
-                    py,
-                    id,
-                    format!(
-                        "datapool of scenario {id} ({spec}) failed: {}",
-                        one_line(py, &e)
-                    ),
-                );
-            }
+            Err(e) => this.abandon_failed_pool(py, id, &e),
         }
     }
 
@@ -213,17 +216,7 @@ impl Runner {
             Err(e) if datapool_exhausted(py).is_ok_and(|c| e.is_instance(py, c)) => {
                 Self::exhausted(slf, id);
             }
-            Err(e) => {
-                let spec = this.journey_spec(id);
-                this.abandon(
-                    py,
-                    id,
-                    format!(
-                        "datapool of scenario {id} ({spec}) failed: {}",
-                        one_line(py, &e)
-                    ),
-                );
-            }
+            Err(e) => this.abandon_failed_pool(py, id, &e),
         }
         if !this.state.borrow().pumping {
             Self::pump(slf);
