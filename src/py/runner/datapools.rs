@@ -50,6 +50,23 @@ pub(super) struct Item {
     pub(super) data: Py<PyAny>,
 }
 
+impl Item {
+    /// An item of a one-pass pool (`IterableDataPool`, `SingleRunDataPool`): checked in by
+    /// its number alone.
+    fn numbered(py: Python<'_>, number: u64, data: Py<PyAny>) -> Item {
+        Item {
+            id: number
+                .into_pyobject(py)
+                .unwrap_or_else(|e| match e {})
+                .into_any()
+                .unbind(),
+            id_value: Value::UInt(number),
+            index: None,
+            data,
+        }
+    }
+}
+
 /// A `DataPoolItem`-like result of a Python pool's checkout: `(id, data)`.
 pub(super) fn split_item(py: Python<'_>, item: &Bound<'_, PyAny>) -> PyResult<Item> {
     let id = item.get_item(0)?;
@@ -97,26 +114,15 @@ impl Runner {
                         })
                     })
                 }),
-                Pool::Iterable(p) => p.get().next_item(py).map(|item| {
-                    item.map(|(i, data)| {
-                        Some(Item {
-                            id: i.into_pyobject(py).unwrap().into_any().unbind(),
-                            id_value: Value::UInt(i),
-                            index: None,
-                            data,
-                        })
-                    })
-                }),
-                Pool::SingleRun(p) => p.bind(py).borrow_mut().take(py).map(|item| {
-                    item.map(|(i, data)| {
-                        Some(Item {
-                            id: i.into_pyobject(py).unwrap().into_any().unbind(),
-                            id_value: Value::UInt(i),
-                            index: None,
-                            data,
-                        })
-                    })
-                }),
+                Pool::Iterable(p) => p
+                    .get()
+                    .next_item(py)
+                    .map(|item| item.map(|(i, data)| Some(Item::numbered(py, i, data)))),
+                Pool::SingleRun(p) => p
+                    .bind(py)
+                    .borrow_mut()
+                    .take(py)
+                    .map(|item| item.map(|(i, data)| Some(Item::numbered(py, i, data)))),
                 Pool::Python(p) => {
                     let pool = p.clone_ref(py);
                     drop(state);
