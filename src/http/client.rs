@@ -202,10 +202,12 @@ impl HttpClient {
                 return exchange;
             }
         };
-        let deadline = Instant::now() + spec.timeout;
+        let mut hop_started = Instant::now();
+        let deadline = hop_started + spec.timeout;
         let mut followed = 0;
         loop {
-            let sent = deadlines().limit_until(deadline, self.send(&pool, &spec, &hop, &jar));
+            let sent =
+                deadlines().limit_until(deadline, self.send(&pool, &spec, &hop, &jar, hop_started));
             let response = match sent.await {
                 None => {
                     let message = format!("timed out after {:.3} s", spec.timeout.as_secs_f64());
@@ -249,6 +251,7 @@ impl HttpClient {
                     return exchange;
                 }
             };
+            hop_started = Instant::now();
         }
     }
 
@@ -351,18 +354,18 @@ impl HttpClient {
         ))
     }
 
-    /// One request/response on the pool.
+    /// One request/response on the pool, starting at `t0`.
     async fn send(
         &self,
         pool: &Pool,
         spec: &RequestSpec,
         hop: &Hop,
         jar: &CookieJar,
+        t0: Instant,
     ) -> Result<ResponseData, HttpError> {
         let started_at = unix_time();
-        let t0 = Instant::now();
         let mut conn = pool
-            .checkout(&hop.target)
+            .checkout(&hop.target, t0)
             .await
             .map_err(|e| connect_error(hop, e))?;
         let (headers, sent_headers) =
@@ -387,8 +390,8 @@ impl HttpClient {
             headers: response_headers,
             body: raw,
             first_byte,
+            done,
         } = exchanged;
-        let done = Instant::now();
         let info = conn.info.clone();
         let fresh = conn.fresh;
         pool.checkin(&hop.target, conn, done);
@@ -464,6 +467,8 @@ struct Exchanged {
     headers: HeaderMap,
     body: Bytes,
     first_byte: Instant,
+    /// When the response was complete.
+    done: Instant,
 }
 
 /// Why an exchange failed.
@@ -498,6 +503,7 @@ async fn exchange(
                     headers: received.head.headers,
                     body: received.body,
                     first_byte: received.first_byte,
+                    done: received.done,
                 }),
                 Err(e @ (H1Error::ClosedBeforeResponse | H1Error::Write(_))) => {
                     Err(Failure::Retryable(e.to_string()))
@@ -538,6 +544,7 @@ async fn exchange_h2(
         headers: parts.headers,
         body,
         first_byte,
+        done: Instant::now(),
     })
 }
 

@@ -5,7 +5,6 @@
 //! table and a single task sweeps it every [`SWEEP_INTERVAL`], cancelling what expired, so a
 //! timeout fires within that interval after it is due.
 
-use std::collections::HashMap;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -14,6 +13,7 @@ use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
 use futures_util::future::{AbortHandle, Abortable};
+use rustc_hash::FxHashMap as HashMap;
 
 use super::runtime::current_tag;
 

@@ -52,6 +52,8 @@ pub struct Received {
     pub body: Bytes,
     /// When the first byte of the response arrived.
     pub first_byte: Instant,
+    /// When its last byte arrived (the read that completed it).
+    pub done: Instant,
 }
 
 pub struct H1Conn {
@@ -59,6 +61,9 @@ pub struct H1Conn {
     buf: BytesMut,
     /// The connection may carry another request after this one.
     pub reusable: bool,
+    /// When the last read of this exchange returned data: a response's timings come from
+    /// the reads themselves, with no extra clock reads.
+    last_read: Option<Instant>,
 }
 
 enum Framing {
@@ -87,6 +92,7 @@ impl H1Conn {
             io,
             buf: BytesMut::new(),
             reusable: true,
+            last_read: None,
         }
     }
 
@@ -99,6 +105,7 @@ impl H1Conn {
         body: &Bytes,
     ) -> Result<Received, H1Error> {
         self.reusable = false;
+        self.last_read = None;
         self.write_request(method, target, headers, body)
             .await
             .map_err(H1Error::Write)?;
@@ -116,10 +123,12 @@ impl H1Conn {
         self.reusable = keeps_alive && self.reusable && self.buf.is_empty();
         // Release the buffer (the body may share it) so an idle connection holds no memory.
         self.buf = BytesMut::new();
+        let done = self.last_read.unwrap_or_else(Instant::now);
         Ok(Received {
             head,
             body,
             first_byte,
+            done,
         })
     }
 
@@ -172,7 +181,11 @@ impl H1Conn {
             self.io.readable().await?;
         }
         self.buf.reserve(wanted.clamp(READ_CHUNK, 1024 * 1024));
-        self.io.read_buf(&mut self.buf).await
+        let n = self.io.read_buf(&mut self.buf).await?;
+        if n > 0 {
+            self.last_read = Some(Instant::now());
+        }
+        Ok(n)
     }
 
     async fn read_head(&mut self) -> Result<(Head, Instant), H1Error> {
@@ -201,7 +214,9 @@ impl H1Conn {
                     invalid("connection closed in the response head")
                 });
             }
-            first_byte.get_or_insert_with(Instant::now);
+            if first_byte.is_none() {
+                first_byte = self.last_read;
+            }
         }
     }
 
@@ -425,6 +440,39 @@ mod tests {
             }
         }
         assert_eq!(conn.buf.capacity(), 0);
+    }
+
+    #[tokio::test]
+    async fn first_byte_and_done_are_the_times_of_the_first_and_last_reads() {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        tokio::spawn(async move {
+            let (mut socket, _) = listener.accept().await.unwrap();
+            let mut request = vec![0u8; 4096];
+            let _ = socket.read(&mut request).await;
+            socket
+                .write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nhello")
+                .await
+                .unwrap();
+            tokio::time::sleep(std::time::Duration::from_millis(60)).await;
+            socket.write_all(b"world").await.unwrap();
+            let _ = socket.read(&mut request).await;
+        });
+        let stream = tokio::net::TcpStream::connect(addr).await.unwrap();
+        let mut conn = H1Conn::new(RawStream::Plain(stream));
+        let started = Instant::now();
+        let received = conn
+            .exchange(&Method::GET, "/", &HeaderMap::new(), &Bytes::new())
+            .await
+            .unwrap();
+        assert_eq!(&received.body[..], b"helloworld");
+        assert!(received.first_byte >= started);
+        let body_wait = received.done - received.first_byte;
+        assert!(
+            body_wait >= std::time::Duration::from_millis(50),
+            "done must be when the body's last part arrived, {body_wait:?} after the head"
+        );
+        assert!(received.done <= Instant::now());
     }
 
     #[tokio::test]

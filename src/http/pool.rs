@@ -2,7 +2,6 @@
 //! client, `h1`), one shared HTTP/2 connection per target (hyper). One lock and a `Vec` pop or
 //! push per request, and the connection phases are known exactly when a connection is new.
 
-use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -10,6 +9,7 @@ use bytes::Bytes;
 use http_body_util::Full;
 use hyper::client::conn::http2;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+use rustc_hash::FxHashMap as HashMap;
 use tokio_rustls::TlsConnector;
 
 use super::connector::{connect, ConnectError, ConnectionInfo, Target};
@@ -70,43 +70,45 @@ impl Pool {
         self.connections.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// An idle connection to `target` if there is a usable one, else a new one.
-    pub async fn checkout(&self, target: &Target) -> Result<Conn, PoolError> {
-        if let Some(conn) = self.shared_http2(target) {
+    /// A connection to `target` the pool already has (looked at `now`), else a new one.
+    pub async fn checkout(&self, target: &Target, now: Instant) -> Result<Conn, PoolError> {
+        if let Some(conn) = self.reuse(target, now) {
             return Ok(conn);
-        }
-        while let Some(idle) = self.pop_idle(target) {
-            if idle.since.elapsed() < self.idle_timeout {
-                // A server may still have closed it meanwhile: the caller retries a request
-                // that got no answer on a reused connection.
-                return Ok(Conn {
-                    sender: Sender::H1(idle.conn),
-                    info: idle.info,
-                    fresh: false,
-                });
-            }
         }
         // Boxed: opening a connection (DNS, TLS, HTTP/2 handshakes) is a large future that
         // would otherwise make every request's future, and every in-flight task, that large.
         Box::pin(self.open(target)).await
     }
 
-    fn shared_http2(&self, target: &Target) -> Option<Conn> {
+    /// The shared HTTP/2 connection to `target`, or its most recently used idle HTTP/1.1
+    /// one that has not been idle too long; one lock either way.
+    fn reuse(&self, target: &Target, now: Instant) -> Option<Conn> {
         let mut connections = self.lock();
-        let (sender, info) = connections.http2.get(target)?;
-        if sender.is_closed() {
-            connections.http2.remove(target);
-            return None;
+        if !connections.http2.is_empty() {
+            if let Some((sender, info)) = connections.http2.get(target) {
+                if !sender.is_closed() {
+                    return Some(Conn {
+                        sender: Sender::H2(sender.clone()),
+                        info: info.clone(),
+                        fresh: false,
+                    });
+                }
+                connections.http2.remove(target);
+            }
         }
-        Some(Conn {
-            sender: Sender::H2(sender.clone()),
-            info: info.clone(),
-            fresh: false,
-        })
-    }
-
-    fn pop_idle(&self, target: &Target) -> Option<Idle> {
-        self.lock().http1.get_mut(target)?.pop()
+        let idle = connections.http1.get_mut(target)?;
+        while let Some(idle) = idle.pop() {
+            if now.saturating_duration_since(idle.since) < self.idle_timeout {
+                // A server may still have closed it meanwhile: the caller retries a request
+                // that got no answer on a reused connection.
+                return Some(Conn {
+                    sender: Sender::H1(idle.conn),
+                    info: idle.info,
+                    fresh: false,
+                });
+            }
+        }
+        None
     }
 
     /// A new connection to `target`, HTTP/2 if the TLS handshake chose it.
@@ -150,5 +152,39 @@ impl Pool {
                     since: now,
                 });
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::http::tls::client_config;
+
+    #[tokio::test]
+    async fn idle_connections_are_reused_until_the_idle_timeout() {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let target = Target {
+            secure: false,
+            host: Arc::from("127.0.0.1"),
+            port: listener.local_addr().unwrap().port(),
+            runtime: 0,
+        };
+        let tls = TlsConnector::from(Arc::new(client_config(true, None).unwrap()));
+        let pool = Pool::new(tls, Duration::from_secs(60));
+        let opened_at = Instant::now();
+        let conn = pool.checkout(&target, opened_at).await.unwrap();
+        assert!(conn.fresh);
+        pool.checkin(&target, conn, opened_at);
+
+        let reused = pool.checkout(&target, opened_at).await.unwrap();
+        assert!(!reused.fresh, "an idle connection is reused");
+        pool.checkin(&target, reused, opened_at);
+
+        let later = opened_at + Duration::from_secs(61);
+        assert!(
+            pool.reuse(&target, later).is_none(),
+            "a connection idle past the timeout is dropped, not reused"
+        );
+        assert!(pool.lock().http1.get(&target).is_none_or(Vec::is_empty));
     }
 }

@@ -21,8 +21,12 @@ use super::contextvars;
 use super::coroutine::{send, throw, Step};
 use super::done_callbacks::{remove, schedule_all, DoneCallback};
 use super::errors::{cancelled_error, invalid_state};
+use super::gil_shared::GilShared;
 use super::native_future::NativeFuture;
 use super::runner::{Purpose, Runner};
+
+/// What a finished coroutine produced: its return value, or the exception object it raised.
+type Outcome = Result<Py<PyAny>, Py<PyAny>>;
 
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 enum State {
@@ -74,23 +78,23 @@ impl TaskName {
 }
 
 /// A coroutine driven by Rust; asyncio sees it as the current Task while it runs.
-#[pyclass(unsendable, module = "mite._mite", name = "JourneyTask")]
+#[pyclass(module = "mite._mite", name = "JourneyTask")]
 pub struct CoroTask {
     coro: Py<PyAny>,
     context: Py<PyAny>,
     event_loop: Py<PyAny>,
     runner: Py<Runner>,
-    name: RefCell<TaskName>,
-    state: Cell<State>,
-    purpose: RefCell<Option<Purpose>>,
+    name: GilShared<RefCell<TaskName>>,
+    state: GilShared<Cell<State>>,
+    purpose: GilShared<RefCell<Option<Purpose>>>,
     /// The asyncio future this task waits on, to cancel it on `cancel()`.
-    waiter: RefCell<Option<Py<PyAny>>>,
-    must_cancel: Cell<bool>,
-    cancel_message: RefCell<Option<Py<PyAny>>>,
-    cancel_requests: Cell<u32>,
+    waiter: GilShared<RefCell<Option<Py<PyAny>>>>,
+    must_cancel: GilShared<Cell<bool>>,
+    cancel_message: GilShared<RefCell<Option<Py<PyAny>>>>,
+    cancel_requests: GilShared<Cell<u32>>,
     /// The coroutine's return value, or the exception object it raised.
-    outcome: RefCell<Option<Result<Py<PyAny>, Py<PyAny>>>>,
-    callbacks: RefCell<Vec<DoneCallback>>,
+    outcome: GilShared<RefCell<Option<Outcome>>>,
+    callbacks: GilShared<RefCell<Vec<DoneCallback>>>,
 }
 
 impl CoroTask {
@@ -107,15 +111,15 @@ impl CoroTask {
             context,
             event_loop: runner.borrow().event_loop(py),
             runner: runner.clone().unbind(),
-            name: RefCell::new(name),
-            state: Cell::new(State::Pending),
-            purpose: RefCell::new(Some(purpose)),
-            waiter: RefCell::new(None),
-            must_cancel: Cell::new(false),
-            cancel_message: RefCell::new(None),
-            cancel_requests: Cell::new(0),
-            outcome: RefCell::new(None),
-            callbacks: RefCell::new(Vec::new()),
+            name: GilShared::new(RefCell::new(name)),
+            state: GilShared::new(Cell::new(State::Pending)),
+            purpose: GilShared::new(RefCell::new(Some(purpose))),
+            waiter: GilShared::new(RefCell::new(None)),
+            must_cancel: GilShared::new(Cell::new(false)),
+            cancel_message: GilShared::new(RefCell::new(None)),
+            cancel_requests: GilShared::new(Cell::new(0)),
+            outcome: GilShared::new(RefCell::new(None)),
+            callbacks: GilShared::new(RefCell::new(Vec::new())),
         }
     }
 

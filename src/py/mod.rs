@@ -12,6 +12,7 @@ mod done_callbacks;
 mod driver;
 mod errors;
 mod exception_report;
+mod gil_shared;
 mod http;
 mod native_future;
 mod processors;

@@ -14,6 +14,7 @@ use pyo3::PyTraverseError;
 use super::done_callbacks::{remove, schedule_all, DoneCallback};
 use super::driver::CoroTask;
 use super::errors::{cancelled_error, invalid_state};
+use super::gil_shared::GilShared;
 use super::send_slot::{AmSend, SendOutcome};
 
 enum State {
@@ -32,25 +33,25 @@ enum Waiter {
 }
 
 /// Called when the future is cancelled while pending (e.g. abort the HTTP request).
-pub type OnCancel = Box<dyn FnOnce()>;
+pub type OnCancel = Box<dyn FnOnce() + Send>;
 
-#[pyclass(unsendable, module = "mite._mite")]
+#[pyclass(module = "mite._mite")]
 pub struct NativeFuture {
-    state: RefCell<State>,
-    waiter: RefCell<Waiter>,
+    state: GilShared<RefCell<State>>,
+    waiter: GilShared<RefCell<Waiter>>,
     event_loop: Py<PyAny>,
-    on_cancel: RefCell<Option<OnCancel>>,
-    asyncio_blocking: Cell<bool>,
+    on_cancel: GilShared<RefCell<Option<OnCancel>>>,
+    asyncio_blocking: GilShared<Cell<bool>>,
 }
 
 impl NativeFuture {
     pub fn new(event_loop: Py<PyAny>) -> Self {
         NativeFuture {
-            state: RefCell::new(State::Pending),
-            waiter: RefCell::new(Waiter::None),
+            state: GilShared::new(RefCell::new(State::Pending)),
+            waiter: GilShared::new(RefCell::new(Waiter::None)),
             event_loop,
-            on_cancel: RefCell::new(None),
-            asyncio_blocking: Cell::new(false),
+            on_cancel: GilShared::new(RefCell::new(None)),
+            asyncio_blocking: GilShared::new(Cell::new(false)),
         }
     }
 

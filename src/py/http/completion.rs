@@ -3,13 +3,13 @@
 //! results and resolves the waiting futures (stepping driven journeys directly).
 
 use std::cell::RefCell;
-use std::collections::HashMap;
 use std::io;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 use pyo3::prelude::*;
+use rustc_hash::FxHashMap as HashMap;
 
 use super::session::{finish_exchange, get_running_loop, InFlight};
 use crate::http::Exchange;
@@ -140,7 +140,7 @@ impl HttpDriver {
             HttpDriver {
                 queue: Arc::new(queue),
                 event_loop: event_loop.clone().unbind(),
-                in_flight: Mutex::new(HashMap::new()),
+                in_flight: Mutex::new(HashMap::default()),
                 next_id: AtomicU64::new(0),
                 jobs: Mutex::new(Vec::new()),
                 runtime,

@@ -330,7 +330,7 @@ impl Runner {
                 py,
                 TaskDone {
                     runner: slf.clone().unbind(),
-                    purpose: RefCell::new(Some(Purpose::Journey(run))),
+                    purpose: GilShared::new(RefCell::new(Some(Purpose::Journey(run)))),
                 },
             )?;
             task.call_method1("add_done_callback", (adapter,))?;

@@ -27,6 +27,7 @@ use std::time::Instant;
 use pyo3::exceptions::{PyKeyboardInterrupt, PySystemExit};
 use pyo3::prelude::*;
 use pyo3::types::{IntoPyDict, PyTuple};
+use rustc_hash::FxHashMap;
 
 use super::context::Context;
 use super::contextvars;
@@ -34,6 +35,7 @@ use super::convert::to_value;
 use super::datapools::{IterableDataPool, RecyclableIterableDataPool, SingleRunDataPool};
 use super::driver::{CoroTask, TaskName};
 use super::errors::{datapool_exhausted, one_line};
+use super::gil_shared::GilShared;
 use super::sink::MessageSink;
 use super::transaction::{enter, report_exception, send_txn};
 use super::volume::PyVolumeModel;
@@ -93,7 +95,7 @@ struct ScenarioEntry {
 struct RunnerState {
     scheduler: Scheduler<PyVolumeModel>,
     scenarios: Vec<ScenarioEntry>,
-    running: HashMap<u64, Py<PyAny>>,
+    running: FxHashMap<u64, Py<PyAny>>,
     next_serial: u64,
     next_context_id: u64,
     pumping: bool,
@@ -109,9 +111,9 @@ struct RunnerState {
 }
 
 /// The in-process runner and controller of one test.
-#[pyclass(unsendable, module = "mite._mite")]
+#[pyclass(module = "mite._mite")]
 pub struct Runner {
-    state: RefCell<RunnerState>,
+    state: GilShared<RefCell<RunnerState>>,
     event_loop: Py<PyAny>,
     sink: Py<MessageSink>,
     config: Py<PyAny>,
@@ -119,7 +121,7 @@ pub struct Runner {
     stop_flag: Arc<AtomicBool>,
     debug: bool,
     use_asyncio_tasks: bool,
-    base_context: RefCell<Option<Py<PyAny>>>,
+    base_context: GilShared<RefCell<Option<Py<PyAny>>>>,
     done_future: Py<PyAny>,
     started: Instant,
 }
@@ -164,10 +166,10 @@ impl Runner {
         let runner = Py::new(
             py,
             Runner {
-                state: RefCell::new(RunnerState {
+                state: GilShared::new(RefCell::new(RunnerState {
                     scheduler,
                     scenarios,
-                    running: HashMap::new(),
+                    running: FxHashMap::default(),
                     next_serial: 0,
                     next_context_id: 0,
                     pumping: false,
@@ -180,7 +182,7 @@ impl Runner {
                     tick_callback: None,
                     pump_callback: None,
                     force_callback: None,
-                }),
+                })),
                 event_loop,
                 sink: options.sink,
                 config: options.config,
@@ -188,7 +190,7 @@ impl Runner {
                 stop_flag: Arc::new(AtomicBool::new(false)),
                 debug: options.debug,
                 use_asyncio_tasks: options.use_asyncio_tasks,
-                base_context: RefCell::new(None),
+                base_context: GilShared::new(RefCell::new(None)),
                 done_future,
                 started: Instant::now(),
             },
@@ -291,10 +293,10 @@ impl Runner {
 }
 
 /// Done callback of a plain asyncio Task running a journey (`--asyncio-tasks`).
-#[pyclass(unsendable, module = "mite._mite")]
+#[pyclass(module = "mite._mite")]
 pub struct TaskDone {
     runner: Py<Runner>,
-    purpose: RefCell<Option<Purpose>>,
+    purpose: GilShared<RefCell<Option<Purpose>>>,
 }
 
 #[pymethods]

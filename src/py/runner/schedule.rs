@@ -71,11 +71,13 @@ impl Runner {
             state.pump_deferred = false;
         }
         let mut budget = MAX_STARTS_PER_PUMP;
+        // One clock read per pump: starting journeys takes microseconds, and a slot a journey
+        // freed while starting is planned at the same instant on the next round.
+        let now = this.now();
         'outer: loop {
             if this.state.borrow().end.is_some() {
                 break;
             }
-            let now = this.now();
             this.refresh(py, now);
             let starts = this.state.borrow_mut().scheduler.plan(now);
             if starts.is_empty() {
@@ -109,11 +111,17 @@ impl Runner {
             }
         }
         this.state.borrow_mut().pumping = false;
-        Self::after_change(slf);
+        Self::after_change_at(slf, now);
     }
 
     /// After anything that may end the run or change when the scheduler next needs to run.
     pub(super) fn after_change(slf: &Bound<'_, Self>) {
+        let now = slf.borrow().now();
+        Self::after_change_at(slf, now);
+    }
+
+    /// [`Runner::after_change`] with the run's clock already read (`now`).
+    fn after_change_at(slf: &Bound<'_, Self>, now: f64) {
         let this = slf.borrow();
         let py = slf.py();
         let (finished, forced) = {
@@ -127,15 +135,12 @@ impl Runner {
         }
         let wakeup = {
             let state = this.state.borrow();
-            state
-                .scheduler
-                .next_wakeup(this.now())
-                .min(state.next_report_at)
+            state.scheduler.next_wakeup(now).min(state.next_report_at)
         };
-        this.schedule_timer(py, wakeup);
+        this.schedule_timer(py, wakeup, now);
     }
 
-    pub(super) fn schedule_timer(&self, py: Python<'_>, when: f64) {
+    pub(super) fn schedule_timer(&self, py: Python<'_>, when: f64, now: f64) {
         let mut state = self.state.borrow_mut();
         if state.done {
             return;
@@ -151,7 +156,7 @@ impl Runner {
         let Some(callback) = state.tick_callback.as_ref().map(|c| c.clone_ref(py)) else {
             return;
         };
-        let delay = (when - self.now()).max(0.0);
+        let delay = (when - now).max(0.0);
         drop(state);
         match self
             .event_loop
