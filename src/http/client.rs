@@ -2,6 +2,7 @@
 //! the deadline, and curl-style timings for every response.
 
 use std::borrow::Cow;
+use std::cell::RefCell;
 use std::collections::HashMap;
 use std::str::FromStr;
 use std::sync::{Arc, Mutex, OnceLock};
@@ -13,13 +14,14 @@ use http::header::{self, HeaderName, HeaderValue};
 use http::{HeaderMap, Method, Request, Uri};
 use http_body_util::{BodyExt, Full};
 use hyper::client::conn::http2;
+use rustc_hash::FxHashMap;
 use tokio_rustls::TlsConnector;
 use url::Url;
 
 use super::connector::{ConnectError, Target};
 use super::deadline::Deadlines;
 use super::decode::{decode, ACCEPT_ENCODING};
-use super::h1::H1Error;
+use super::h1::{H1Error, H1Headers};
 use super::pool::{Conn, Pool, PoolError, RequestBody, Sender};
 use super::response::SentHeaders;
 use super::runtime::current_tag;
@@ -67,19 +69,27 @@ fn since(t0: Instant, t: Instant) -> f64 {
     t.saturating_duration_since(t0).as_secs_f64()
 }
 
-/// One hop of an exchange: what to send where.
-struct Hop {
-    method: Method,
-    method_name: Arc<str>,
+/// The headers `response.request.headers` lists beyond the journey's own.
+type AddedHeaders = Vec<(&'static str, Cow<'static, str>)>;
+
+/// A URL as a request needs it, parsed once per thread (see [`parse_url`]).
+#[derive(Clone)]
+struct ParsedUrl {
     url: Arc<str>,
     uri: Uri,
-    target: Target,
-    body: Body,
+    secure: bool,
+    host: Arc<str>,
+    port: u16,
+    /// The headers of a plain request to this URL over HTTP/1.1 (no body, headers of the
+    /// journey's, auth or cookies), rendered as they are sent.
+    plain_h1_headers: Bytes,
+    /// The same headers as `response.request.headers` lists them.
+    plain_added: Arc<AddedHeaders>,
 }
 
-impl Hop {
-    fn new(method: &str, url: Arc<str>, body: Body) -> Result<Self, String> {
-        let uri = Uri::from_str(&url).map_err(|e| e.to_string())?;
+impl ParsedUrl {
+    fn parse(url: &str) -> Result<Self, String> {
+        let uri = Uri::from_str(url).map_err(|e| e.to_string())?;
         let secure = match uri.scheme_str() {
             Some("https") => true,
             Some("http") => false,
@@ -87,30 +97,104 @@ impl Hop {
             None => return Err("the URL has no scheme (http:// or https://)".into()),
         };
         let host = uri.host().ok_or("the URL has no host")?;
-        let target = Target {
+        let authority = uri.authority().map_or("", |a| a.as_str()).to_owned();
+        let plain_h1_headers = Bytes::from(format!(
+            "host: {authority}\r\naccept: */*\r\naccept-encoding: {ACCEPT_ENCODING}\r\n"
+        ));
+        let plain_added = Arc::new(vec![
+            ("Host", Cow::Owned(authority)),
+            ("Accept", Cow::Borrowed("*/*")),
+            ("Accept-Encoding", Cow::Borrowed(ACCEPT_ENCODING)),
+        ]);
+        Ok(ParsedUrl {
+            url: Arc::from(url),
             secure,
             host: Arc::from(host),
             port: uri.port_u16().unwrap_or(if secure { 443 } else { 80 }),
+            uri,
+            plain_h1_headers,
+            plain_added,
+        })
+    }
+}
+
+/// How many parsed URLs a thread keeps; past this the cache starts again (journeys that put
+/// ids in their URLs would otherwise grow it without end).
+const URL_CACHE_SIZE: usize = 512;
+
+thread_local! {
+    static URLS: RefCell<FxHashMap<Arc<str>, ParsedUrl>> = RefCell::new(FxHashMap::default());
+}
+
+/// `url` parsed, from this thread's cache when it was seen before: a load test requests the
+/// same few URLs over and over, and parsing one (and rendering its plain headers) costs more
+/// than looking it up.
+fn parse_url(url: &str) -> Result<ParsedUrl, String> {
+    if let Some(parsed) = URLS.with_borrow(|urls| urls.get(url).cloned()) {
+        return Ok(parsed);
+    }
+    let parsed = ParsedUrl::parse(url)?;
+    URLS.with_borrow_mut(|urls| {
+        if urls.len() >= URL_CACHE_SIZE {
+            urls.clear();
+        }
+        urls.insert(parsed.url.clone(), parsed.clone());
+    });
+    Ok(parsed)
+}
+
+/// The method's name as responses carry it: shared for the standard methods.
+fn method_name(method: &str) -> Arc<str> {
+    static STANDARD: OnceLock<[Arc<str>; 7]> = OnceLock::new();
+    let standard = STANDARD.get_or_init(|| {
+        ["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"].map(Arc::from)
+    });
+    standard
+        .iter()
+        .find(|name| &***name == method)
+        .cloned()
+        .unwrap_or_else(|| Arc::from(method))
+}
+
+/// One hop of an exchange: what to send where.
+struct Hop {
+    method: Method,
+    method_name: Arc<str>,
+    url: ParsedUrl,
+    target: Target,
+    body: Body,
+}
+
+impl Hop {
+    fn new(method: &str, url: &str, body: Body) -> Result<Self, String> {
+        let url = parse_url(url)?;
+        let target = Target {
+            secure: url.secure,
+            host: url.host.clone(),
+            port: url.port,
             runtime: current_tag(),
         };
         Ok(Hop {
             method: Method::from_bytes(method.as_bytes())
                 .map_err(|e| format!("bad method: {e}"))?,
-            method_name: Arc::from(method),
+            method_name: method_name(method),
             url,
-            uri,
             target,
             body,
         })
     }
 
+    fn uri(&self) -> &Uri {
+        &self.url.uri
+    }
+
     fn error(&self, kind: HttpErrorKind, message: impl Into<String>) -> HttpError {
-        HttpError::new(kind, &self.method_name, &self.url, message)
+        HttpError::new(kind, &self.method_name, &self.url.url, message)
     }
 
     /// A `url::Url` for cookie matching and redirect resolution (only parsed when needed).
     fn parsed_url(&self) -> Option<Url> {
-        Url::parse(&self.url).ok()
+        Url::parse(&self.url.url).ok()
     }
 }
 
@@ -179,11 +263,7 @@ impl HttpClient {
     /// Runs the request and every redirect it leads to, within `spec.timeout`.
     pub async fn execute(&self, spec: RequestSpec, jar: Arc<CookieJar>) -> Exchange {
         let mut exchange = Exchange::default();
-        let mut hop = match Hop::new(
-            &spec.method,
-            Arc::from(spec.url.as_str()),
-            spec.body.clone(),
-        ) {
+        let mut hop = match Hop::new(&spec.method, &spec.url, spec.body.clone()) {
             Ok(hop) => hop,
             Err(message) => {
                 exchange.error = Some(HttpError::new(
@@ -239,7 +319,7 @@ impl HttpClient {
             } else {
                 (hop.method_name.to_string(), hop.body.clone())
             };
-            hop = match Hop::new(&method, Arc::from(next.as_str()), body) {
+            hop = match Hop::new(&method, &next, body) {
                 Ok(hop) => hop,
                 Err(message) => {
                     exchange.error = Some(HttpError::new(
@@ -255,14 +335,29 @@ impl HttpClient {
         }
     }
 
-    /// The headers of one hop's request.
+    /// The headers of one hop's request: for a plain HTTP/1.1 request, the ones rendered with
+    /// its URL; else a map of the journey's headers and ours.
     fn headers(
         &self,
         spec: &RequestSpec,
         hop: &Hop,
         h2: bool,
         jar: &CookieJar,
-    ) -> Result<(HeaderMap, SentHeaders), HttpError> {
+    ) -> Result<(RequestHeaders, SentHeaders), HttpError> {
+        let plain = !h2
+            && spec.headers.is_empty()
+            && matches!(hop.body, Body::Empty)
+            && spec.basic_auth.is_none()
+            && jar.is_empty();
+        if plain {
+            return Ok((
+                RequestHeaders::Rendered(hop.url.plain_h1_headers.clone()),
+                SentHeaders {
+                    user: spec.headers.clone(),
+                    added: hop.url.plain_added.clone(),
+                },
+            ));
+        }
         let mut headers = HeaderMap::with_capacity(spec.headers.len() + 6);
         // Headers that belong to a body are not carried over when a redirect drops it.
         let dropped_body = matches!(hop.body, Body::Empty) && !matches!(spec.body, Body::Empty);
@@ -285,7 +380,7 @@ impl HttpClient {
             })?;
             headers.append(name, value);
         }
-        let mut added: Vec<(&'static str, Cow<'static, str>)> = Vec::new();
+        let mut added = AddedHeaders::new();
         let mut add = |headers: &mut HeaderMap,
                        name: HeaderName,
                        label: &'static str,
@@ -303,7 +398,7 @@ impl HttpClient {
             }
         };
         if !h2 {
-            if let Some(authority) = hop.uri.authority() {
+            if let Some(authority) = hop.uri().authority() {
                 add(
                     &mut headers,
                     header::HOST,
@@ -346,10 +441,10 @@ impl HttpClient {
             }
         }
         Ok((
-            headers,
+            RequestHeaders::Map(headers),
             SentHeaders {
                 user: spec.headers.clone(),
-                added,
+                added: Arc::new(added),
             },
         ))
     }
@@ -368,7 +463,7 @@ impl HttpClient {
             .checkout(&hop.target, t0)
             .await
             .map_err(|e| connect_error(hop, e))?;
-        let (headers, sent_headers) =
+        let (mut headers, mut sent_headers) =
             self.headers(spec, hop, matches!(conn.sender, Sender::H2(_)), jar)?;
         let body = hop.body.bytes();
         let upload_size = body.len() as u64;
@@ -379,6 +474,9 @@ impl HttpClient {
                 conn = Box::pin(pool.open(&hop.target))
                     .await
                     .map_err(|e| connect_error(hop, e))?;
+                // The new connection may speak the other protocol.
+                (headers, sent_headers) =
+                    self.headers(spec, hop, matches!(conn.sender, Sender::H2(_)), jar)?;
                 exchange(&mut conn, hop, &headers, &body).await
             }
             other => other,
@@ -443,7 +541,7 @@ impl HttpClient {
         };
         Ok(ResponseData {
             method: hop.method_name.clone(),
-            url: hop.url.clone(),
+            url: hop.url.url.clone(),
             status,
             version,
             headers: response_headers,
@@ -486,16 +584,27 @@ impl Failure {
     }
 }
 
+/// A request's headers as its connection sends them.
+enum RequestHeaders {
+    /// A plain HTTP/1.1 request's, rendered once per URL ([`ParsedUrl::plain_h1_headers`]).
+    Rendered(Bytes),
+    Map(HeaderMap),
+}
+
 /// One request and its whole response on `conn`.
 async fn exchange(
     conn: &mut Conn,
     hop: &Hop,
-    headers: &HeaderMap,
+    headers: &RequestHeaders,
     body: &Bytes,
 ) -> Result<Exchanged, Failure> {
     match &mut conn.sender {
         Sender::H1(h1) => {
-            let target = hop.uri.path_and_query().map_or("/", |pq| pq.as_str());
+            let target = hop.uri().path_and_query().map_or("/", |pq| pq.as_str());
+            let headers = match headers {
+                RequestHeaders::Rendered(rendered) => H1Headers::Rendered(rendered),
+                RequestHeaders::Map(map) => H1Headers::Map(map),
+            };
             match h1.exchange(&hop.method, target, headers, body).await {
                 Ok(received) => Ok(Exchanged {
                     status: received.head.status,
@@ -513,7 +622,12 @@ async fn exchange(
         }
         // Boxed, like opening a connection: hyper's HTTP/2 futures are large, and would size
         // every HTTP/1.1 request's future (and in-flight task) to match.
-        Sender::H2(sender) => Box::pin(exchange_h2(sender, hop, headers, body)).await,
+        Sender::H2(sender) => match headers {
+            RequestHeaders::Map(map) => Box::pin(exchange_h2(sender, hop, map, body)).await,
+            RequestHeaders::Rendered(_) => Err(Failure::Fatal(
+                "HTTP/1.1 headers were prepared for an HTTP/2 connection".into(),
+            )),
+        },
     }
 }
 
@@ -525,7 +639,7 @@ async fn exchange_h2(
 ) -> Result<Exchanged, Failure> {
     let mut request = Request::new(Full::new(body.clone()));
     *request.method_mut() = hop.method.clone();
-    *request.uri_mut() = hop.uri.clone();
+    *request.uri_mut() = hop.uri().clone();
     *request.headers_mut() = headers.clone();
     let response = sender
         .send_request(request)
@@ -555,6 +669,43 @@ mod tests {
     /// Every request in flight is a task holding this future: with 10,000 concurrent journeys
     /// its size is most of the engine's memory. Rare paths (opening connections, HTTP/2) are
     /// boxed so they do not size the common one; this catches a change that undoes that.
+    #[test]
+    fn urls_are_parsed_once_per_thread_and_plain_headers_match_the_general_path() {
+        let first = parse_url("http://example.test:8080/x?y=1").unwrap();
+        let again = parse_url("http://example.test:8080/x?y=1").unwrap();
+        assert!(
+            Arc::ptr_eq(&first.url, &again.url),
+            "the second parse is a cache hit"
+        );
+        assert_eq!(
+            (first.secure, first.port, &*first.host),
+            (false, 8080, "example.test")
+        );
+        assert_eq!(
+            &first.plain_h1_headers[..],
+            b"host: example.test:8080\r\naccept: */*\r\naccept-encoding: gzip, deflate\r\n"
+        );
+        assert!(parse_url("ftp://example.test/").is_err());
+        assert!(parse_url("/relative").is_err());
+
+        let client = HttpClient::new(HttpClientConfig::default());
+        let jar = CookieJar::default();
+        let hop = Hop::new("GET", "http://example.test:8080/x?y=1", Body::Empty).unwrap();
+        let mut spec = RequestSpec::new("GET", "http://example.test:8080/x?y=1");
+        let (plain, plain_sent) = client.headers(&spec, &hop, false, &jar).unwrap();
+        assert!(matches!(plain, RequestHeaders::Rendered(_)));
+        spec.headers = Arc::new(vec![("X-A".into(), "1".into())]);
+        let (general, sent) = client.headers(&spec, &hop, false, &jar).unwrap();
+        let RequestHeaders::Map(map) = general else {
+            panic!("a request with headers of its own uses the map");
+        };
+        let names: Vec<_> = map.keys().map(|n| n.as_str()).collect();
+        assert_eq!(names, ["x-a", "host", "accept", "accept-encoding"]);
+        assert_eq!(sent.added, plain_sent.added);
+        let (for_h2, _) = client.headers(&spec, &hop, true, &jar).unwrap();
+        assert!(matches!(for_h2, RequestHeaders::Map(_)));
+    }
+
     #[test]
     fn a_requests_future_stays_small() {
         let client = HttpClient::new(HttpClientConfig::default());

@@ -38,6 +38,24 @@ pub enum H1Error {
     Invalid(String),
 }
 
+/// A request's headers.
+#[derive(Clone, Copy)]
+pub enum H1Headers<'a> {
+    Map(&'a HeaderMap),
+    /// Already rendered, each line ending in CRLF (a plain request's, kept per URL).
+    Rendered(&'a [u8]),
+}
+
+impl H1Headers<'_> {
+    fn has_token(self, name: &HeaderName, token: &str) -> bool {
+        match self {
+            H1Headers::Map(map) => header_has_token(map, name, token),
+            // Only `host`, `accept` and `accept-encoding`.
+            H1Headers::Rendered(_) => false,
+        }
+    }
+}
+
 /// A response's status line and headers.
 pub struct Head {
     pub status: StatusCode,
@@ -101,7 +119,7 @@ impl H1Conn {
         &mut self,
         method: &Method,
         target: &str,
-        headers: &HeaderMap,
+        headers: H1Headers<'_>,
         body: &Bytes,
     ) -> Result<Received, H1Error> {
         self.reusable = false;
@@ -113,7 +131,7 @@ impl H1Conn {
         let framing = self.framing(method, &head)?;
         let body = self.read_body(framing).await?;
         let closes = header_has_token(&head.headers, &http::header::CONNECTION, "close")
-            || header_has_token(headers, &http::header::CONNECTION, "close");
+            || headers.has_token(&http::header::CONNECTION, "close");
         let keeps_alive = match head.version {
             Version::HTTP_11 => !closes,
             _ => {
@@ -136,7 +154,7 @@ impl H1Conn {
         &mut self,
         method: &Method,
         target: &str,
-        headers: &HeaderMap,
+        headers: H1Headers<'_>,
         body: &Bytes,
     ) -> io::Result<()> {
         let mut out = Vec::with_capacity(256 + body.len().min(INLINE_BODY));
@@ -144,15 +162,24 @@ impl H1Conn {
         out.push(b' ');
         out.extend_from_slice(target.as_bytes());
         out.extend_from_slice(b" HTTP/1.1\r\n");
-        for (name, value) in headers {
-            out.extend_from_slice(name.as_str().as_bytes());
-            out.extend_from_slice(b": ");
-            out.extend_from_slice(value.as_bytes());
-            out.extend_from_slice(b"\r\n");
-        }
+        let has_length = match headers {
+            H1Headers::Map(map) => {
+                for (name, value) in map {
+                    out.extend_from_slice(name.as_str().as_bytes());
+                    out.extend_from_slice(b": ");
+                    out.extend_from_slice(value.as_bytes());
+                    out.extend_from_slice(b"\r\n");
+                }
+                map.contains_key(http::header::CONTENT_LENGTH)
+            }
+            H1Headers::Rendered(rendered) => {
+                out.extend_from_slice(rendered);
+                false
+            }
+        };
         let wants_length =
             !body.is_empty() || matches!(*method, Method::POST | Method::PUT | Method::PATCH);
-        if wants_length && !headers.contains_key(http::header::CONTENT_LENGTH) {
+        if wants_length && !has_length {
             out.extend_from_slice(b"content-length: ");
             out.extend_from_slice(body.len().to_string().as_bytes());
             out.extend_from_slice(b"\r\n");
@@ -192,8 +219,7 @@ impl H1Conn {
         let mut first_byte = None;
         loop {
             if !self.buf.is_empty() {
-                if let Some((head, length)) = parse_head(&self.buf)? {
-                    self.buf.advance(length);
+                if let Some(head) = take_head(&mut self.buf)? {
                     // 1xx responses (100 Continue, 103 Early Hints) precede the real one.
                     if head.status.is_informational()
                         && head.status != StatusCode::SWITCHING_PROTOCOLS
@@ -327,7 +353,73 @@ fn find_line_end(buf: &[u8]) -> Option<usize> {
     buf.windows(2).position(|w| w == b"\r\n")
 }
 
-/// The response head at the start of `buf`, with its length, once it is complete.
+/// Where one header's name and value lie in a response head.
+#[derive(Clone, Copy, Default)]
+struct HeaderSpan {
+    name: (usize, usize),
+    value: (usize, usize),
+}
+
+/// Headers beyond this many take the copying path ([`parse_head`]).
+const SHARED_HEADERS: usize = 64;
+
+/// Takes the response head off the front of `buf` once it is complete. Its header values
+/// share the head's bytes rather than each being copied into an allocation of its own.
+fn take_head(buf: &mut BytesMut) -> Result<Option<Head>, H1Error> {
+    let mut storage = [httparse::EMPTY_HEADER; SHARED_HEADERS];
+    let mut response = httparse::Response::new(&mut storage);
+    let length = match response.parse(buf) {
+        Ok(httparse::Status::Complete(length)) => length,
+        Ok(httparse::Status::Partial) => return Ok(None),
+        Err(httparse::Error::TooManyHeaders) => {
+            let Some((head, length)) = parse_head(buf)? else {
+                return Ok(None);
+            };
+            buf.advance(length);
+            return Ok(Some(head));
+        }
+        Err(e) => return Err(invalid(e.to_string())),
+    };
+    let status =
+        StatusCode::from_u16(response.code.unwrap_or(0)).map_err(|e| invalid(e.to_string()))?;
+    let version = if response.version == Some(0) {
+        Version::HTTP_10
+    } else {
+        Version::HTTP_11
+    };
+    let base = buf.as_ptr() as usize;
+    let span_of = |part: &[u8]| {
+        let start = part.as_ptr() as usize - base;
+        (start, start + part.len())
+    };
+    let mut spans = [HeaderSpan::default(); SHARED_HEADERS];
+    let count = response.headers.len();
+    for (span, header) in spans.iter_mut().zip(response.headers.iter()) {
+        *span = HeaderSpan {
+            name: span_of(header.name.as_bytes()),
+            value: span_of(header.value),
+        };
+    }
+    let head = buf.split_to(length).freeze();
+    let mut headers = HeaderMap::with_capacity(count);
+    for span in &spans[..count] {
+        let name = HeaderName::from_bytes(&head[span.name.0..span.name.1])
+            .map_err(|e| invalid(e.to_string()))?;
+        let value = head.slice(span.value.0..span.value.1);
+        // SAFETY: httparse accepted these bytes as a header value (HTAB, visible ASCII and
+        // obs-text), all of which `HeaderValue` allows.
+        let value = unsafe { HeaderValue::from_maybe_shared_unchecked(value) };
+        headers.append(name, value);
+    }
+    Ok(Some(Head {
+        status,
+        version,
+        headers,
+    }))
+}
+
+/// The response head at the start of `buf`, with its length, once it is complete (each value
+/// copied: for heads with more than [`SHARED_HEADERS`] headers).
 fn parse_head(buf: &[u8]) -> Result<Option<(Head, usize)>, H1Error> {
     let mut storage = [httparse::EMPTY_HEADER; 64];
     let mut large;
@@ -388,6 +480,34 @@ mod tests {
         assert!(parse_head(b"garbage\r\n\r\n").is_err());
     }
 
+    #[test]
+    fn taken_heads_share_their_bytes_and_leave_the_body() {
+        let mut buf = BytesMut::from(
+            &b"HTTP/1.1 200 OK\r\nContent-Length: 4\r\nX-Obs: caf\xe9\tok\r\nSet-Cookie: a=1\r\nSet-Cookie: b=2\r\n\r\nbody"[..],
+        );
+        let head = take_head(&mut buf).unwrap().unwrap();
+        assert_eq!(head.status, StatusCode::OK);
+        assert_eq!(head.headers.get("content-length").unwrap(), "4");
+        assert_eq!(
+            head.headers.get("x-obs").unwrap().as_bytes(),
+            b"caf\xe9\tok"
+        );
+        let cookies: Vec<_> = head.headers.get_all("set-cookie").iter().collect();
+        assert_eq!(cookies, ["a=1", "b=2"]);
+        assert_eq!(&buf[..], b"body");
+
+        let mut partial = BytesMut::from(&b"HTTP/1.1 200 OK\r\nContent-"[..]);
+        assert!(take_head(&mut partial).unwrap().is_none());
+        assert_eq!(partial.len(), 25, "a partial head stays in the buffer");
+
+        let many: String = (0..100).map(|i| format!("X-H{i}: {i}\r\n")).collect();
+        let mut large = BytesMut::from(format!("HTTP/1.1 204 No Content\r\n{many}\r\n").as_bytes());
+        let head = take_head(&mut large).unwrap().unwrap();
+        assert_eq!(head.headers.len(), 100);
+        assert!(large.is_empty());
+        assert!(take_head(&mut BytesMut::from(&b"garbage\r\n\r\n"[..])).is_err());
+    }
+
     async fn exchange_with(
         response: &'static [u8],
         method: Method,
@@ -405,7 +525,12 @@ mod tests {
         let stream = tokio::net::TcpStream::connect(addr).await.unwrap();
         let mut conn = H1Conn::new(RawStream::Plain(stream));
         let received = conn
-            .exchange(&method, "/", &HeaderMap::new(), &Bytes::new())
+            .exchange(
+                &method,
+                "/",
+                H1Headers::Map(&HeaderMap::new()),
+                &Bytes::new(),
+            )
             .await;
         (received, conn.reusable)
     }
@@ -427,7 +552,7 @@ mod tests {
         let mut conn = H1Conn::new(RawStream::Plain(stream));
         let (method, headers, body) = (Method::GET, HeaderMap::new(), Bytes::new());
         {
-            let exchange = conn.exchange(&method, "/", &headers, &body);
+            let exchange = conn.exchange(&method, "/", H1Headers::Map(&headers), &body);
             tokio::pin!(exchange);
             tokio::select! {
                 _ = &mut exchange => panic!("the server never answers"),
@@ -462,7 +587,12 @@ mod tests {
         let mut conn = H1Conn::new(RawStream::Plain(stream));
         let started = Instant::now();
         let received = conn
-            .exchange(&Method::GET, "/", &HeaderMap::new(), &Bytes::new())
+            .exchange(
+                &Method::GET,
+                "/",
+                H1Headers::Map(&HeaderMap::new()),
+                &Bytes::new(),
+            )
             .await
             .unwrap();
         assert_eq!(&received.body[..], b"helloworld");

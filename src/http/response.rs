@@ -26,8 +26,9 @@ pub struct Timings {
 pub struct SentHeaders {
     /// The journey's own headers, in its order.
     pub user: Arc<Vec<(String, String)>>,
-    /// Headers we added (`Accept`, `Content-Type`, `Authorization`, `Cookie`, ...).
-    pub added: Vec<(&'static str, Cow<'static, str>)>,
+    /// Headers we added (`Accept`, `Content-Type`, `Authorization`, `Cookie`, ...); shared by
+    /// every plain request to one URL.
+    pub added: Arc<Vec<(&'static str, Cow<'static, str>)>>,
 }
 
 impl SentHeaders {
