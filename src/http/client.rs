@@ -23,6 +23,7 @@ use super::deadline::Deadlines;
 use super::decode::{decode, ACCEPT_ENCODING};
 use super::h1::{H1Error, H1Headers};
 use super::pool::{Conn, Pool, PoolError, RequestBody, Sender};
+use super::request::method_name;
 use super::response::SentHeaders;
 use super::runtime::current_tag;
 use super::tls::{client_config, ClientCert};
@@ -141,19 +142,6 @@ fn parse_url(url: &str) -> Result<ParsedUrl, String> {
         urls.insert(parsed.url.clone(), parsed.clone());
     });
     Ok(parsed)
-}
-
-/// The method's name as responses carry it: shared for the standard methods.
-fn method_name(method: &str) -> Arc<str> {
-    static STANDARD: OnceLock<[Arc<str>; 7]> = OnceLock::new();
-    let standard = STANDARD.get_or_init(|| {
-        ["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"].map(Arc::from)
-    });
-    standard
-        .iter()
-        .find(|name| &***name == method)
-        .cloned()
-        .unwrap_or_else(|| Arc::from(method))
 }
 
 /// One hop of an exchange: what to send where.
@@ -315,9 +303,9 @@ impl HttpClient {
             }
             followed += 1;
             let (method, body) = if matches!(status, 301..=303) {
-                ("GET".to_owned(), Body::Empty)
+                (method_name("GET"), Body::Empty)
             } else {
-                (hop.method_name.to_string(), hop.body.clone())
+                (hop.method_name.clone(), hop.body.clone())
             };
             hop = match Hop::new(&method, &next, body) {
                 Ok(hop) => hop,

@@ -1,4 +1,4 @@
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -31,11 +31,31 @@ impl Body {
     }
 }
 
+/// A method's name, upper-case; the standard methods' names are shared, not allocated per
+/// request.
+pub fn method_name(method: &str) -> Arc<str> {
+    static STANDARD: OnceLock<[Arc<str>; 7]> = OnceLock::new();
+    let standard = STANDARD.get_or_init(|| {
+        ["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"].map(Arc::from)
+    });
+    standard
+        .iter()
+        .find(|name| name.eq_ignore_ascii_case(method))
+        .cloned()
+        .unwrap_or_else(|| Arc::from(method.to_ascii_uppercase()))
+}
+
+/// Header lists are shared: most requests have none, and this one costs no allocation.
+fn no_headers() -> Arc<Vec<(String, String)>> {
+    static EMPTY: OnceLock<Arc<Vec<(String, String)>>> = OnceLock::new();
+    EMPTY.get_or_init(|| Arc::new(Vec::new())).clone()
+}
+
 /// One request as a journey asked for it.
 #[derive(Debug, Clone)]
 pub struct RequestSpec {
     /// Upper-case method, sent as given.
-    pub method: String,
+    pub method: Arc<str>,
     pub url: String,
     /// Header names and values in the order given.
     pub headers: Arc<Vec<(String, String)>>,
@@ -54,9 +74,9 @@ pub struct RequestSpec {
 impl RequestSpec {
     pub fn new(method: &str, url: &str) -> Self {
         RequestSpec {
-            method: method.to_ascii_uppercase(),
+            method: method_name(method),
             url: url.to_owned(),
-            headers: Arc::new(Vec::new()),
+            headers: no_headers(),
             body: Body::Empty,
             basic_auth: None,
             allow_redirects: true,

@@ -379,17 +379,31 @@ pub fn finish_exchange(
     in_flight: InFlight,
     exchange: Exchange,
 ) -> PyResult<Py<PyAny>> {
+    // Most journeys' exchanges have no cookies and no options: those share one empty value.
+    static NO_COOKIES: OnceLock<Arc<Vec<(String, String)>>> = OnceLock::new();
+    static NO_OPTIONS: OnceLock<Arc<RequestOptions>> = OnceLock::new();
     let session = in_flight.session.bind(py).borrow();
-    let cookies: Arc<Vec<(String, String)>> = Arc::new(if session.jar.is_empty() {
-        Vec::new()
+    let cookies = if session.jar.is_empty() {
+        NO_COOKIES.get_or_init(|| Arc::new(Vec::new())).clone()
     } else {
-        session.jar.all()
-    });
-    let asked = Arc::new(RequestOptions {
-        auth: in_flight.auth.clone(),
-        body: in_flight.body.clone(),
-        cert: in_flight.cert.clone(),
-    });
+        Arc::new(session.jar.all())
+    };
+    let asked = match (&in_flight.auth, &in_flight.body, &in_flight.cert) {
+        (None, None, None) => NO_OPTIONS
+            .get_or_init(|| {
+                Arc::new(RequestOptions {
+                    auth: None,
+                    body: None,
+                    cert: None,
+                })
+            })
+            .clone(),
+        _ => Arc::new(RequestOptions {
+            auth: in_flight.auth.clone(),
+            body: in_flight.body.clone(),
+            cert: in_flight.cert.clone(),
+        }),
+    };
     let mut responses: Vec<Py<Response>> = Vec::with_capacity(exchange.responses.len());
     for data in exchange.responses {
         let history = responses.iter().map(|r| r.clone_ref(py)).collect();
