@@ -224,6 +224,15 @@ def test_arbitrary_attributes_can_be_deleted_from_a_context():
     assert not hasattr(ctx, "http")
 
 
+def test_deleting_http_that_is_not_set_raises_attribute_error():
+    ctx = Context(print, {})
+
+    with pytest.raises(AttributeError):
+        del ctx.http
+    with pytest.raises(AttributeError, match="'Context' object has no attribute 'http'"):
+        ctx.http  # noqa: B018 - the attribute access is the test
+
+
 def test_context_is_reexported_from_the_top_level_package():
     assert mite.Context is Context
 

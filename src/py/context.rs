@@ -4,16 +4,18 @@
 //! keyword arguments once into a Rust message, with no dict. A Context made by user code with
 //! a Python `send_fn` behaves exactly as mite's: it builds the dict and calls the function.
 
+use std::cell::RefCell;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 
-use pyo3::exceptions::PyTypeError;
+use pyo3::exceptions::{PyAttributeError, PyTypeError};
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyString, PyTuple};
 
 use super::awaitable::Ready;
 use super::contextvars;
 use super::convert::{to_arc_str, to_value};
+use super::gil_shared::GilShared;
 use super::sink::MessageSink;
 use super::transaction::Transaction;
 use crate::bus::BusSender;
@@ -43,6 +45,9 @@ pub struct Context {
     stop: StopSource,
     debug: bool,
     next_transaction_id: AtomicU64,
+    /// `ctx.http`, which `@mite_http` sets and removes around every journey: a slot of its
+    /// own rather than an entry in the instance dict, which would be created for it each time.
+    http: GilShared<RefCell<Option<Py<PyAny>>>>,
 }
 
 impl Context {
@@ -62,6 +67,7 @@ impl Context {
             stop: StopSource::Flag(stop),
             debug,
             next_transaction_id: AtomicU64::new(1),
+            http: GilShared::default(),
         }
     }
 
@@ -83,6 +89,11 @@ impl Context {
 
     pub fn debug(&self) -> bool {
         self.debug
+    }
+
+    /// Sets (`Some`) or removes (`None`) `ctx.http`, returning what it was.
+    pub fn replace_http(&self, session: Option<Py<PyAny>>) -> Option<Py<PyAny>> {
+        self.http.replace(session)
     }
 
     /// Sends a message built in Rust (`txn`, `error`, …) with the envelope and the given
@@ -244,6 +255,7 @@ impl Context {
             },
             debug,
             next_transaction_id: AtomicU64::new(1),
+            http: GilShared::default(),
         })
     }
 
@@ -252,6 +264,29 @@ impl Context {
     #[getter]
     fn config(&self, py: Python<'_>) -> Py<PyAny> {
         self.config.clone_ref(py)
+    }
+
+    /// The journey's HTTP session, while an `@mite_http` journey runs.
+    #[getter]
+    fn http(&self, py: Python<'_>) -> PyResult<Py<PyAny>> {
+        self.http
+            .borrow()
+            .as_ref()
+            .map(|session| session.clone_ref(py))
+            .ok_or_else(|| PyAttributeError::new_err("'Context' object has no attribute 'http'"))
+    }
+
+    #[setter]
+    fn set_http(&self, session: Py<PyAny>) {
+        self.replace_http(Some(session));
+    }
+
+    #[deleter]
+    fn delete_http(&self) -> PyResult<()> {
+        match self.replace_http(None) {
+            Some(_) => Ok(()),
+            None => Err(PyAttributeError::new_err("http")),
+        }
     }
 
     /// True once the test is stopping: no new journeys will be started.

@@ -9,6 +9,7 @@ use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyTuple};
 
 use super::session::HttpSession;
+use crate::py::context::Context;
 use crate::py::coroutine::{send, throw, Step};
 use crate::py::send_slot::{AmSend, SendOutcome};
 
@@ -56,6 +57,20 @@ impl HttpJourney {
     }
 }
 
+/// Sets (`Some`) or deletes (`None`) `ctx.http`: straight into a runner's `Context`, through
+/// Python's attribute protocol for any other object used as `ctx`.
+fn set_http(ctx: &Bound<'_, PyAny>, session: Option<Bound<'_, PyAny>>) -> PyResult<()> {
+    let py = ctx.py();
+    if let Ok(native) = ctx.cast_exact::<Context>() {
+        native.borrow().replace_http(session.map(Bound::unbind));
+        return Ok(());
+    }
+    match session {
+        Some(session) => ctx.setattr(pyo3::intern!(py, "http"), session),
+        None => ctx.delattr(pyo3::intern!(py, "http")),
+    }
+}
+
 /// One call of an `@mite_http` journey, awaited (or driven) like its coroutine.
 // Not `unsendable`: when a journey raises, the call can end up in a reference cycle (through
 // the exception's traceback), and the garbage collector may free it on any thread.
@@ -77,7 +92,7 @@ impl HttpCall {
         let ctx = this.ctx.bind(py).clone();
         if !this.started.swap(true, Ordering::Relaxed) {
             let session = Bound::new(py, HttpSession::create(py, ctx.clone().unbind()));
-            if let Err(e) = session.and_then(|s| ctx.setattr(pyo3::intern!(py, "http"), s)) {
+            if let Err(e) = session.and_then(|s| set_http(&ctx, Some(s.into_any()))) {
                 return SendOutcome::Raise(e);
             }
         }
@@ -89,7 +104,7 @@ impl HttpCall {
         };
         match step {
             Ok(Step::Yielded(yielded)) => SendOutcome::Yield(yielded.unbind()),
-            Ok(Step::Returned(result)) => match ctx.delattr(pyo3::intern!(py, "http")) {
+            Ok(Step::Returned(result)) => match set_http(&ctx, None) {
                 Ok(()) => SendOutcome::Return(result.unbind()),
                 Err(e) => SendOutcome::Raise(e),
             },
