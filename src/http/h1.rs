@@ -353,6 +353,18 @@ fn find_line_end(buf: &[u8]) -> Option<usize> {
     buf.windows(2).position(|w| w == b"\r\n")
 }
 
+/// A parsed response's status and HTTP version.
+fn status_line(response: &httparse::Response<'_, '_>) -> Result<(StatusCode, Version), H1Error> {
+    let status =
+        StatusCode::from_u16(response.code.unwrap_or(0)).map_err(|e| invalid(e.to_string()))?;
+    let version = if response.version == Some(0) {
+        Version::HTTP_10
+    } else {
+        Version::HTTP_11
+    };
+    Ok((status, version))
+}
+
 /// Where one header's name and value lie in a response head.
 #[derive(Clone, Copy, Default)]
 struct HeaderSpan {
@@ -380,13 +392,7 @@ fn take_head(buf: &mut BytesMut) -> Result<Option<Head>, H1Error> {
         }
         Err(e) => return Err(invalid(e.to_string())),
     };
-    let status =
-        StatusCode::from_u16(response.code.unwrap_or(0)).map_err(|e| invalid(e.to_string()))?;
-    let version = if response.version == Some(0) {
-        Version::HTTP_10
-    } else {
-        Version::HTTP_11
-    };
+    let (status, version) = status_line(&response)?;
     let base = buf.as_ptr() as usize;
     let span_of = |part: &[u8]| {
         let start = part.as_ptr() as usize - base;
@@ -437,13 +443,7 @@ fn parse_head(buf: &[u8]) -> Result<Option<(Head, usize)>, H1Error> {
         Ok(httparse::Status::Partial) => return Ok(None),
         Err(e) => return Err(invalid(e.to_string())),
     };
-    let status =
-        StatusCode::from_u16(response.code.unwrap_or(0)).map_err(|e| invalid(e.to_string()))?;
-    let version = if response.version == Some(0) {
-        Version::HTTP_10
-    } else {
-        Version::HTTP_11
-    };
+    let (status, version) = status_line(&response)?;
     let mut headers = HeaderMap::with_capacity(response.headers.len());
     for header in response.headers.iter() {
         let name =
