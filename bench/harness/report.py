@@ -184,6 +184,10 @@ def write_long_run(path, long_run):
     """Replace (or add) the long-run section of a results file, keeping the rest."""
     old = path.read_text() if path.exists() else "# Benchmark results\n"
     section = long_run_section(long_run)
+    # The targets list of a full run names the long run's outcome too: keep it in step.
+    what, measured, holds = long_run_target(long_run)
+    target_line = re.compile(r"^- \(a\) for [^:\n]*: RSS at the end within 5%[^\n]*$", re.M)
+    old = target_line.sub(lambda _: f"- {what}: {measured} — {verdict(holds)}", old, count=1)
     if LONG_RUN_BEGIN in old and LONG_RUN_END in old:
         start, end = old.index(LONG_RUN_BEGIN), old.index(LONG_RUN_END) + len(LONG_RUN_END)
         text = old[:start] + section + old[end:]
