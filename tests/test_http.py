@@ -13,6 +13,7 @@ Two ways in:
 import asyncio
 import base64
 import contextvars
+import gc
 import gzip
 import hashlib
 import json
@@ -21,6 +22,7 @@ import resource
 import shlex
 import socket
 import ssl
+import sys
 import threading
 import time
 from contextlib import contextmanager
@@ -1105,6 +1107,30 @@ def test_requests_work_from_an_event_loop_in_another_thread(server):
     thread.join(JOURNEY_TIMEOUT * 2)
 
     assert outcome == {"status": 200}
+
+
+def test_a_request_future_can_be_freed_on_another_thread(server):
+    kept = []
+
+    async def journey(ctx):
+        future = ctx.http.get(f"{server.base}/echo")
+        kept.append(future)
+        return await future
+
+    run_http(journey)
+    unraisable = []
+    old_hook = sys.unraisablehook
+    sys.unraisablehook = unraisable.append
+    try:
+        thread = threading.Thread(target=kept.clear)
+        thread.start()
+        thread.join(JOURNEY_TIMEOUT)
+        gc.collect()
+    finally:
+        sys.unraisablehook = old_hook
+
+    assert kept == []
+    assert unraisable == [], "freeing on another thread must not complain"
 
 
 # --- End to end through the CLI ---------------------------------------------------------------
