@@ -508,20 +508,34 @@ mod tests {
         assert!(take_head(&mut BytesMut::from(&b"garbage\r\n\r\n"[..])).is_err());
     }
 
-    async fn exchange_with(
-        response: &'static [u8],
-        method: Method,
-    ) -> (Result<Received, H1Error>, bool) {
+    /// A server for one connection on 127.0.0.1: it reads the request, then `answer` has the
+    /// socket.
+    async fn answering<F, Fut>(answer: F) -> std::net::SocketAddr
+    where
+        F: FnOnce(tokio::net::TcpStream) -> Fut + Send + 'static,
+        Fut: std::future::Future<Output = ()> + Send,
+    {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         tokio::spawn(async move {
             let (mut socket, _) = listener.accept().await.unwrap();
             let mut request = vec![0u8; 4096];
             let _ = socket.read(&mut request).await;
+            answer(socket).await;
+        });
+        addr
+    }
+
+    async fn exchange_with(
+        response: &'static [u8],
+        method: Method,
+    ) -> (Result<Received, H1Error>, bool) {
+        let addr = answering(move |mut socket| async move {
             socket.write_all(response).await.unwrap();
             // Keep the connection open briefly so "until close" framing is tested on purpose.
             tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-        });
+        })
+        .await;
         let stream = tokio::net::TcpStream::connect(addr).await.unwrap();
         let mut conn = H1Conn::new(RawStream::Plain(stream));
         let received = conn
@@ -537,17 +551,14 @@ mod tests {
 
     #[tokio::test]
     async fn a_request_waiting_for_its_response_holds_no_read_buffer() {
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let addr = listener.local_addr().unwrap();
         let (heard_tx, heard_rx) = tokio::sync::oneshot::channel();
-        tokio::spawn(async move {
-            let (mut socket, _) = listener.accept().await.unwrap();
-            let mut request = vec![0u8; 4096];
-            let _ = socket.read(&mut request).await;
+        let addr = answering(move |socket| async move {
+            let _open = socket;
             let _ = heard_tx.send(());
             // Never answers while the test looks.
             tokio::time::sleep(std::time::Duration::from_secs(5)).await;
-        });
+        })
+        .await;
         let stream = tokio::net::TcpStream::connect(addr).await.unwrap();
         let mut conn = H1Conn::new(RawStream::Plain(stream));
         let (method, headers, body) = (Method::GET, HeaderMap::new(), Bytes::new());
@@ -569,20 +580,16 @@ mod tests {
 
     #[tokio::test]
     async fn first_byte_and_done_are_the_times_of_the_first_and_last_reads() {
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let addr = listener.local_addr().unwrap();
-        tokio::spawn(async move {
-            let (mut socket, _) = listener.accept().await.unwrap();
-            let mut request = vec![0u8; 4096];
-            let _ = socket.read(&mut request).await;
+        let addr = answering(|mut socket| async move {
             socket
                 .write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nhello")
                 .await
                 .unwrap();
             tokio::time::sleep(std::time::Duration::from_millis(60)).await;
             socket.write_all(b"world").await.unwrap();
-            let _ = socket.read(&mut request).await;
-        });
+            let _ = socket.read(&mut [0u8; 64]).await;
+        })
+        .await;
         let stream = tokio::net::TcpStream::connect(addr).await.unwrap();
         let mut conn = H1Conn::new(RawStream::Plain(stream));
         let started = Instant::now();
