@@ -21,9 +21,9 @@ use url::Url;
 use super::connector::{ConnectError, Target};
 use super::deadline::Deadlines;
 use super::decode::{decode, ACCEPT_ENCODING};
-use super::h1::{H1Error, H1Headers};
+use super::h1::H1Error;
 use super::pool::{Conn, Pool, PoolError, RequestBody, Sender};
-use super::request::method_name;
+use super::request::{method_name, RequestHeaders};
 use super::response::SentHeaders;
 use super::runtime::current_tag;
 use super::tls::{client_config, ClientCert};
@@ -78,9 +78,8 @@ type AddedHeaders = Vec<(&'static str, Cow<'static, str>)>;
 struct ParsedUrl {
     url: Arc<str>,
     uri: Uri,
-    secure: bool,
-    host: Arc<str>,
-    port: u16,
+    /// Where to connect (its `runtime` is set per request).
+    target: Target,
     /// The headers of a plain request to this URL over HTTP/1.1 (no body, headers of the
     /// journey's, auth or cookies), rendered as they are sent.
     plain_h1_headers: Bytes,
@@ -107,11 +106,15 @@ impl ParsedUrl {
             ("Accept", Cow::Borrowed("*/*")),
             ("Accept-Encoding", Cow::Borrowed(ACCEPT_ENCODING)),
         ]);
-        Ok(ParsedUrl {
-            url: Arc::from(url),
+        let target = Target {
             secure,
             host: Arc::from(host),
             port: uri.port_u16().unwrap_or(if secure { 443 } else { 80 }),
+            runtime: 0,
+        };
+        Ok(ParsedUrl {
+            url: Arc::from(url),
+            target,
             uri,
             plain_h1_headers,
             plain_added,
@@ -157,10 +160,8 @@ impl Hop {
     fn new(method: &str, url: &str, body: Body) -> Result<Self, String> {
         let url = parse_url(url)?;
         let target = Target {
-            secure: url.secure,
-            host: url.host.clone(),
-            port: url.port,
             runtime: current_tag(),
+            ..url.target.clone()
         };
         Ok(Hop {
             method: Method::from_bytes(method.as_bytes())
@@ -577,13 +578,6 @@ impl Failure {
     }
 }
 
-/// A request's headers as its connection sends them.
-enum RequestHeaders {
-    /// A plain HTTP/1.1 request's, rendered once per URL ([`ParsedUrl::plain_h1_headers`]).
-    Rendered(Bytes),
-    Map(HeaderMap),
-}
-
 /// One request and its whole response on `conn`.
 async fn exchange(
     conn: &mut Conn,
@@ -594,10 +588,6 @@ async fn exchange(
     match &mut conn.sender {
         Sender::H1(h1) => {
             let target = hop.uri().path_and_query().map_or("/", |pq| pq.as_str());
-            let headers = match headers {
-                RequestHeaders::Rendered(rendered) => H1Headers::Rendered(rendered),
-                RequestHeaders::Map(map) => H1Headers::Map(map),
-            };
             match h1.exchange(&hop.method, target, headers, body).await {
                 Ok(received) => Ok(Exchanged {
                     status: received.head.status,
@@ -668,7 +658,7 @@ mod tests {
             "the second parse is a cache hit"
         );
         assert_eq!(
-            (first.secure, first.port, &*first.host),
+            (first.target.secure, first.target.port, &*first.target.host),
             (false, 8080, "example.test")
         );
         assert_eq!(

@@ -13,6 +13,7 @@ use http::{HeaderMap, Method, StatusCode, Version};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use super::connector::RawStream;
+use super::request::RequestHeaders;
 
 /// Bodies above this are written separately instead of being copied next to the head.
 const INLINE_BODY: usize = 16 * 1024;
@@ -36,24 +37,6 @@ pub enum H1Error {
     Io(#[from] io::Error),
     #[error("invalid response: {0}")]
     Invalid(String),
-}
-
-/// A request's headers.
-#[derive(Clone, Copy)]
-pub enum H1Headers<'a> {
-    Map(&'a HeaderMap),
-    /// Already rendered, each line ending in CRLF (a plain request's, kept per URL).
-    Rendered(&'a [u8]),
-}
-
-impl H1Headers<'_> {
-    fn has_token(self, name: &HeaderName, token: &str) -> bool {
-        match self {
-            H1Headers::Map(map) => header_has_token(map, name, token),
-            // Only `host`, `accept` and `accept-encoding`.
-            H1Headers::Rendered(_) => false,
-        }
-    }
 }
 
 /// A response's status line and headers.
@@ -119,7 +102,7 @@ impl H1Conn {
         &mut self,
         method: &Method,
         target: &str,
-        headers: H1Headers<'_>,
+        headers: &RequestHeaders,
         body: &Bytes,
     ) -> Result<Received, H1Error> {
         self.reusable = false;
@@ -131,7 +114,13 @@ impl H1Conn {
         let framing = self.framing(method, &head)?;
         let body = self.read_body(framing).await?;
         let closes = header_has_token(&head.headers, &http::header::CONNECTION, "close")
-            || headers.has_token(&http::header::CONNECTION, "close");
+            || match headers {
+                RequestHeaders::Map(map) => {
+                    header_has_token(map, &http::header::CONNECTION, "close")
+                }
+                // Only `host`, `accept` and `accept-encoding`.
+                RequestHeaders::Rendered(_) => false,
+            };
         let keeps_alive = match head.version {
             Version::HTTP_11 => !closes,
             _ => {
@@ -154,7 +143,7 @@ impl H1Conn {
         &mut self,
         method: &Method,
         target: &str,
-        headers: H1Headers<'_>,
+        headers: &RequestHeaders,
         body: &Bytes,
     ) -> io::Result<()> {
         let mut out = Vec::with_capacity(256 + body.len().min(INLINE_BODY));
@@ -163,7 +152,7 @@ impl H1Conn {
         out.extend_from_slice(target.as_bytes());
         out.extend_from_slice(b" HTTP/1.1\r\n");
         let has_length = match headers {
-            H1Headers::Map(map) => {
+            RequestHeaders::Map(map) => {
                 for (name, value) in map {
                     out.extend_from_slice(name.as_str().as_bytes());
                     out.extend_from_slice(b": ");
@@ -172,7 +161,7 @@ impl H1Conn {
                 }
                 map.contains_key(http::header::CONTENT_LENGTH)
             }
-            H1Headers::Rendered(rendered) => {
+            RequestHeaders::Rendered(rendered) => {
                 out.extend_from_slice(rendered);
                 false
             }
@@ -353,18 +342,6 @@ fn find_line_end(buf: &[u8]) -> Option<usize> {
     buf.windows(2).position(|w| w == b"\r\n")
 }
 
-/// A parsed response's status and HTTP version.
-fn status_line(response: &httparse::Response<'_, '_>) -> Result<(StatusCode, Version), H1Error> {
-    let status =
-        StatusCode::from_u16(response.code.unwrap_or(0)).map_err(|e| invalid(e.to_string()))?;
-    let version = if response.version == Some(0) {
-        Version::HTTP_10
-    } else {
-        Version::HTTP_11
-    };
-    Ok((status, version))
-}
-
 /// Where one header's name and value lie in a response head.
 #[derive(Clone, Copy, Default)]
 struct HeaderSpan {
@@ -372,34 +349,53 @@ struct HeaderSpan {
     value: (usize, usize),
 }
 
-/// Headers beyond this many take the copying path ([`parse_head`]).
-const SHARED_HEADERS: usize = 64;
+/// Headers a head is parsed for on the stack; larger heads (up to [`MAX_HEADERS`]) use the heap.
+const STACK_HEADERS: usize = 64;
+/// A response head with more headers than this is refused.
+const MAX_HEADERS: usize = 1024;
 
 /// Takes the response head off the front of `buf` once it is complete. Its header values
 /// share the head's bytes rather than each being copied into an allocation of its own.
 fn take_head(buf: &mut BytesMut) -> Result<Option<Head>, H1Error> {
-    let mut storage = [httparse::EMPTY_HEADER; SHARED_HEADERS];
+    let mut storage = [httparse::EMPTY_HEADER; STACK_HEADERS];
+    let mut large;
     let mut response = httparse::Response::new(&mut storage);
-    let length = match response.parse(buf) {
+    let parsed = match response.parse(buf) {
+        Err(httparse::Error::TooManyHeaders) => {
+            large = vec![httparse::EMPTY_HEADER; MAX_HEADERS];
+            response = httparse::Response::new(&mut large);
+            response.parse(buf)
+        }
+        other => other,
+    };
+    let length = match parsed {
         Ok(httparse::Status::Complete(length)) => length,
         Ok(httparse::Status::Partial) => return Ok(None),
-        Err(httparse::Error::TooManyHeaders) => {
-            let Some((head, length)) = parse_head(buf)? else {
-                return Ok(None);
-            };
-            buf.advance(length);
-            return Ok(Some(head));
-        }
         Err(e) => return Err(invalid(e.to_string())),
     };
-    let (status, version) = status_line(&response)?;
+    let status =
+        StatusCode::from_u16(response.code.unwrap_or(0)).map_err(|e| invalid(e.to_string()))?;
+    let version = if response.version == Some(0) {
+        Version::HTTP_10
+    } else {
+        Version::HTTP_11
+    };
+    // Where each header lies, so that the values can be cut from the head once it is split
+    // off the buffer (httparse's slices borrow the buffer).
     let base = buf.as_ptr() as usize;
     let span_of = |part: &[u8]| {
         let start = part.as_ptr() as usize - base;
         (start, start + part.len())
     };
-    let mut spans = [HeaderSpan::default(); SHARED_HEADERS];
     let count = response.headers.len();
+    let mut on_stack = [HeaderSpan::default(); STACK_HEADERS];
+    let mut on_heap;
+    let spans = if count <= STACK_HEADERS {
+        &mut on_stack[..count]
+    } else {
+        on_heap = vec![HeaderSpan::default(); count];
+        &mut on_heap[..]
+    };
     for (span, header) in spans.iter_mut().zip(response.headers.iter()) {
         *span = HeaderSpan {
             name: span_of(header.name.as_bytes()),
@@ -408,7 +404,7 @@ fn take_head(buf: &mut BytesMut) -> Result<Option<Head>, H1Error> {
     }
     let head = buf.split_to(length).freeze();
     let mut headers = HeaderMap::with_capacity(count);
-    for span in &spans[..count] {
+    for span in spans.iter() {
         let name = HeaderName::from_bytes(&head[span.name.0..span.name.1])
             .map_err(|e| invalid(e.to_string()))?;
         let value = head.slice(span.value.0..span.value.1);
@@ -424,60 +420,24 @@ fn take_head(buf: &mut BytesMut) -> Result<Option<Head>, H1Error> {
     }))
 }
 
-/// The response head at the start of `buf`, with its length, once it is complete (each value
-/// copied: for heads with more than [`SHARED_HEADERS`] headers).
-fn parse_head(buf: &[u8]) -> Result<Option<(Head, usize)>, H1Error> {
-    let mut storage = [httparse::EMPTY_HEADER; 64];
-    let mut large;
-    let mut response = httparse::Response::new(&mut storage);
-    let parsed = match response.parse(buf) {
-        Err(httparse::Error::TooManyHeaders) => {
-            large = vec![httparse::EMPTY_HEADER; 1024];
-            response = httparse::Response::new(&mut large);
-            response.parse(buf)
-        }
-        other => other,
-    };
-    let length = match parsed {
-        Ok(httparse::Status::Complete(length)) => length,
-        Ok(httparse::Status::Partial) => return Ok(None),
-        Err(e) => return Err(invalid(e.to_string())),
-    };
-    let (status, version) = status_line(&response)?;
-    let mut headers = HeaderMap::with_capacity(response.headers.len());
-    for header in response.headers.iter() {
-        let name =
-            HeaderName::from_bytes(header.name.as_bytes()).map_err(|e| invalid(e.to_string()))?;
-        let value = HeaderValue::from_bytes(header.value).map_err(|e| invalid(e.to_string()))?;
-        headers.append(name, value);
-    }
-    Ok(Some((
-        Head {
-            status,
-            version,
-            headers,
-        },
-        length,
-    )))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
     fn heads_parse_with_status_version_and_repeated_headers() {
-        let raw =
-            b"HTTP/1.1 302 Found\r\nLocation: /x\r\nSet-Cookie: a=1\r\nSet-Cookie: b=2\r\n\r\nrest";
-        let (head, length) = parse_head(raw).unwrap().unwrap();
+        let mut raw = BytesMut::from(
+            &b"HTTP/1.1 302 Found\r\nLocation: /x\r\nSet-Cookie: a=1\r\nSet-Cookie: b=2\r\n\r\nrest"[..],
+        );
+        let head = take_head(&mut raw).unwrap().unwrap();
         assert_eq!(head.status, StatusCode::FOUND);
         assert_eq!(head.version, Version::HTTP_11);
         assert_eq!(head.headers.get_all("set-cookie").iter().count(), 2);
-        assert_eq!(&raw[length..], b"rest");
-        assert!(parse_head(b"HTTP/1.1 200 OK\r\nContent-")
-            .unwrap()
-            .is_none());
-        assert!(parse_head(b"garbage\r\n\r\n").is_err());
+        assert_eq!(&raw[..], b"rest");
+        let mut partial = BytesMut::from(&b"HTTP/1.1 200 OK\r\nContent-"[..]);
+        assert!(take_head(&mut partial).unwrap().is_none());
+        let mut garbage = BytesMut::from(&b"garbage\r\n\r\n"[..]);
+        assert!(take_head(&mut garbage).is_err());
     }
 
     #[test]
@@ -542,7 +502,7 @@ mod tests {
             .exchange(
                 &method,
                 "/",
-                H1Headers::Map(&HeaderMap::new()),
+                &RequestHeaders::Map(HeaderMap::new()),
                 &Bytes::new(),
             )
             .await;
@@ -561,9 +521,13 @@ mod tests {
         .await;
         let stream = tokio::net::TcpStream::connect(addr).await.unwrap();
         let mut conn = H1Conn::new(RawStream::Plain(stream));
-        let (method, headers, body) = (Method::GET, HeaderMap::new(), Bytes::new());
+        let (method, headers, body) = (
+            Method::GET,
+            RequestHeaders::Map(HeaderMap::new()),
+            Bytes::new(),
+        );
         {
-            let exchange = conn.exchange(&method, "/", H1Headers::Map(&headers), &body);
+            let exchange = conn.exchange(&method, "/", &headers, &body);
             tokio::pin!(exchange);
             tokio::select! {
                 _ = &mut exchange => panic!("the server never answers"),
@@ -597,7 +561,7 @@ mod tests {
             .exchange(
                 &Method::GET,
                 "/",
-                H1Headers::Map(&HeaderMap::new()),
+                &RequestHeaders::Map(HeaderMap::new()),
                 &Bytes::new(),
             )
             .await

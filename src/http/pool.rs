@@ -142,15 +142,19 @@ impl Pool {
             if !h1.reusable {
                 return;
             }
-            self.lock()
-                .http1
-                .entry(target.clone())
-                .or_default()
-                .push(Idle {
-                    conn: h1,
-                    info: conn.info,
-                    since: now,
-                });
+            let idle = Idle {
+                conn: h1,
+                info: conn.info,
+                since: now,
+            };
+            let mut connections = self.lock();
+            // The target's list usually exists: no clone of the target for the lookup.
+            match connections.http1.get_mut(target) {
+                Some(list) => list.push(idle),
+                None => {
+                    connections.http1.insert(target.clone(), vec![idle]);
+                }
+            }
         }
     }
 }

@@ -2,6 +2,7 @@ use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use bytes::Bytes;
+use http::HeaderMap;
 
 /// A request body and the content type it implies unless the caller set one.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -29,6 +30,14 @@ impl Body {
             Body::Json(_) => Some("application/json"),
         }
     }
+}
+
+/// A request's headers as its connection sends them.
+pub enum RequestHeaders {
+    /// A plain HTTP/1.1 request's (no body, auth, cookies or headers of the journey's),
+    /// rendered once per URL, each line ending in CRLF.
+    Rendered(Bytes),
+    Map(HeaderMap),
 }
 
 /// A method's name, upper-case; the standard methods' names are shared, not allocated per

@@ -152,14 +152,12 @@ impl LoopRuntime {
         self.runtime.handle()
     }
 
-    /// Hands requests over: they start in the next [`LoopRuntime::drive`] on this thread.
-    pub fn submit(&self, jobs: Vec<Job>) {
-        let mut pending = self.pending.lock().unwrap_or_else(|e| e.into_inner());
-        if pending.is_empty() {
-            *pending = jobs;
-        } else {
-            pending.extend(jobs);
-        }
+    /// Hands a request over: it starts in the next [`LoopRuntime::drive`] on this thread.
+    pub fn submit(&self, job: Job) {
+        self.pending
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(job);
     }
 
     fn spawn_pending(&self) {

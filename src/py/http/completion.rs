@@ -104,8 +104,8 @@ pub struct HttpDriver {
     event_loop: Py<PyAny>,
     in_flight: Mutex<HashMap<u64, InFlight>>,
     next_id: AtomicU64,
-    /// Requests made since the last hand-over to the runtime: they go over in one batch,
-    /// so a burst of requests wakes the HTTP thread once, not once per request.
+    /// Requests made since the last hand-over to the shared runtime: they go over in one
+    /// batch, so a burst of requests wakes the HTTP thread once, not once per request.
     jobs: Mutex<Vec<Job>>,
     /// Where the jobs run: the shared HTTP runtime, or (for a loop whose selector drives
     /// HTTP, `mite._http_loop`) the loop thread's own runtime.
@@ -200,10 +200,15 @@ impl HttpDriver {
         self.event_loop.clone_ref(py)
     }
 
-    /// Queues a request's job; it reaches the runtime at the end of the current drain or on
-    /// the next loop iteration.
+    /// Queues a request's job. A loop runtime starts it in its next drive; for the shared
+    /// runtime it is batched, and reaches it at the end of the current drain or on the next
+    /// loop iteration.
     pub fn submit(slf: &Bound<'_, Self>, job: Job) -> PyResult<()> {
         let this = slf.get();
+        if let Runtime::Loop(runtime) = &this.runtime {
+            runtime.submit(job);
+            return Ok(());
+        }
         this.jobs
             .lock()
             .unwrap_or_else(|e| e.into_inner())
@@ -232,7 +237,8 @@ impl HttpDriver {
                     }
                 });
             }
-            Runtime::Loop(runtime) => runtime.submit(jobs),
+            // Not batched here: `submit` hands them over one by one.
+            Runtime::Loop(runtime) => jobs.into_iter().for_each(|job| runtime.submit(job)),
         }
     }
 
