@@ -40,7 +40,7 @@ bench-smoke: install
 test: install test-rust test-python
 
 test-rust:
-	LD_LIBRARY_PATH=$(PYLIBDIR):$$LD_LIBRARY_PATH cargo test
+	LD_LIBRARY_PATH=$(PYLIBDIR):$$LD_LIBRARY_PATH cargo test --workspace
 
 # The HTTP tests run twice: with requests handed to the HTTP thread, and with the event loop's
 # thread doing its own HTTP work (what `mite` chooses on one CPU).
@@ -49,13 +49,13 @@ test-python: venv
 	MITE_HTTP_THREADS=0 $(PY) -m pytest -q tests/test_http.py tests/test_walkthrough_http.py
 
 lint: venv
-	cargo fmt --check
-	cargo clippy --all-targets -- -D warnings
+	cargo fmt --all --check
+	cargo clippy --workspace --all-targets -- -D warnings
 	$(VENV)/bin/ruff check python tests
 	$(VENV)/bin/ruff format --check python tests
 
 fmt: venv
-	cargo fmt
+	cargo fmt --all
 	$(VENV)/bin/ruff format python tests
 
 clean:

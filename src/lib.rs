@@ -1,19 +1,7 @@
-//! mite-rs: the native core of the `mite` Python package.
+//! mite-rs: the native module `mite._mite`, PyO3 bindings over the pure-Rust `mite_core`.
 //!
-//! The pure-Rust core (messages, processors, scheduling, CLI definitions) has no pyo3 in it;
-//! `py` holds the bindings and registers the `mite._mite` extension module.
-
-pub mod bus;
-pub mod cli;
-pub mod clock;
-pub mod collector;
-pub mod demo;
-pub mod engine;
-pub mod http;
-pub mod logging;
-pub mod messages;
-pub mod recorder;
-pub mod stats;
+//! `py` holds the bindings and registers the extension module; everything that needs no
+//! Python lives in `mite_core` and is tested there with plain `cargo test`.
 
 mod py;
 

@@ -8,7 +8,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use _mite::http::{CookieJar, HttpClient, HttpClientConfig, RequestSpec};
+use mite_core::http::{CookieJar, HttpClient, HttpClientConfig, RequestSpec};
 
 fn main() {
     let args: Vec<String> = std::env::args()

@@ -1,6 +1,6 @@
 //! Running the `mite` commands: `scenario test`, `journey test`, `journey run`.
 //!
-//! Parsing is in the core (`crate::cli`); this module imports the user's files, builds the
+//! Parsing is in the core (`mite_core::cli`); this module imports the user's files, builds the
 //! message processors and the runner, runs the event loop and turns the outcome into an exit
 //! code. Bad input ends here as one line on stderr and exit 1, never a traceback.
 
@@ -11,14 +11,14 @@ use pyo3::types::{PyDict, PyList, PyString, PyTuple};
 use super::errors::one_line;
 use super::runner::{RunEnd, Runner, RunnerOptions, ScenarioSpec};
 use super::sink::MessageSink;
-use crate::bus::processors::{self, BuiltinSet, CollectorFilter, ProcessorConfig, Verdict};
-use crate::bus::Bus;
-use crate::cli::{
+use mite_core::bus::processors::{self, BuiltinSet, CollectorFilter, ProcessorConfig, Verdict};
+use mite_core::bus::Bus;
+use mite_core::cli::{
     self, Cli, Command, JourneyCommand, OptionValue, Options, Parsed, ScenarioCommand,
 };
-use crate::engine::SchedulerConfig;
-use crate::logging::{self, LogLevel};
-use crate::stats::ThresholdArgs;
+use mite_core::engine::SchedulerConfig;
+use mite_core::logging::{self, LogLevel};
+use mite_core::stats::ThresholdArgs;
 
 /// Why a command stopped before its run could finish normally.
 enum Fatal {
@@ -129,13 +129,13 @@ fn serve_demo_app(
         .parse()
         .map_err(|e: String| Fatal::Message(format!("--log-level: {e}")))?;
     logging::init(level);
-    let config = crate::demo::DemoConfig {
+    let config = mite_core::demo::DemoConfig {
         host: host.to_owned(),
         port,
         threads,
     };
     py.detach(|| {
-        crate::demo::serve(&config, |addr| {
+        mite_core::demo::serve(&config, |addr| {
             log::info!(target: "mite.demo_app", "mite demo-app listening on http://{addr}");
         })
     })
@@ -617,7 +617,7 @@ fn run_loop(
         .import("asyncio")
         .map_err(|e| py_fatal(py, "importing asyncio", &e))?;
     let use_uvloop = std::env::var("MITE_PROFILE").as_deref() != Ok("1");
-    let event_loop = if crate::http::http_on_loop_thread() {
+    let event_loop = if mite_core::http::http_on_loop_thread() {
         py.import("mite._http_loop")
             .and_then(|module| module.call_method0("new_event_loop"))
     } else {

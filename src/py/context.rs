@@ -18,9 +18,9 @@ use super::convert::{to_arc_str, to_value};
 use super::gil_shared::GilShared;
 use super::sink::MessageSink;
 use super::transaction::Transaction;
-use crate::bus::BusSender;
-use crate::clock::unix_time;
-use crate::messages::{keys, Envelope, Message, Value};
+use mite_core::bus::BusSender;
+use mite_core::clock::unix_time;
+use mite_core::messages::{keys, Envelope, Message, Value};
 
 enum SendTarget {
     Native(Py<MessageSink>),

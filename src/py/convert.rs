@@ -9,7 +9,7 @@ use pyo3::types::{
     PyBool, PyByteArray, PyBytes, PyDict, PyFloat, PyInt, PyList, PyString, PyTuple,
 };
 
-use crate::messages::Value;
+use mite_core::messages::Value;
 
 /// msgpack's own nesting limit, which also stops self-referencing containers.
 const MAX_DEPTH: usize = 512;

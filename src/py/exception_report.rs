@@ -10,7 +10,7 @@ use pyo3::types::{PyDict, PyString, PyType};
 
 use super::convert::{to_arc_str, to_value};
 use super::errors;
-use crate::messages::{keys, Value};
+use mite_core::messages::{keys, Value};
 
 pub struct ExceptionReport {
     is_mite_error: bool,

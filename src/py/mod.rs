@@ -39,7 +39,7 @@ fn limit_malloc_arenas() {
 #[pymodule(gil_used = true)]
 fn _mite(m: &Bound<'_, PyModule>) -> PyResult<()> {
     limit_malloc_arenas();
-    m.add("__doc__", "The native core of mite-rs.")?;
+    m.setattr("__doc__", "The native core of mite-rs.")?;
     m.add(
         "BUILD_PROFILE",
         if cfg!(debug_assertions) {

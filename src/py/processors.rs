@@ -8,8 +8,8 @@ use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyDict};
 
 use super::sink::dict_to_message;
-use crate::collector::Collector as CoreCollector;
-use crate::recorder::{Recorder as CoreRecorder, RecorderOutcome, PURGE_MISSING_LOG};
+use mite_core::collector::Collector as CoreCollector;
+use mite_core::recorder::{Recorder as CoreRecorder, RecorderOutcome, PURGE_MISSING_LOG};
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|e| e.into_inner())

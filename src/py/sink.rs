@@ -6,9 +6,9 @@ use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyDict};
 
 use super::convert::{to_arc_str, to_py, to_value};
-use crate::bus::BusSender;
-use crate::clock::unix_time;
-use crate::messages::Message;
+use mite_core::bus::BusSender;
+use mite_core::clock::unix_time;
+use mite_core::messages::Message;
 
 /// The send function of the runner's contexts. Calling it with a dict (mite's `send_fn(msg)`
 /// protocol) also works, so it can be handed to Python code as a plain callable.

@@ -14,8 +14,8 @@ use super::awaitable::Ready;
 use super::context::{current_transaction, remember_transaction, Context};
 use super::contextvars;
 use super::exception_report::{post_mortem, ExceptionReport};
-use crate::clock::unix_time;
-use crate::messages::{keys, Value};
+use mite_core::clock::unix_time;
+use mite_core::messages::{keys, Value};
 
 struct Active {
     token: Py<PyAny>,

@@ -6,7 +6,7 @@ use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyString};
 
 use super::errors::stop_volume_model;
-use crate::engine::{Volume, VolumeModel};
+use mite_core::engine::{Volume, VolumeModel};
 
 pub struct PyVolumeModel {
     model: Py<PyAny>,

@@ -12,9 +12,9 @@ use pyo3::prelude::*;
 use rustc_hash::FxHashMap as HashMap;
 
 use super::session::{finish_exchange, get_running_loop, InFlight};
-use crate::http::Exchange;
-use crate::http::{loop_runtime, runtime, LoopRuntime};
 use crate::py::native_future::NativeFuture;
+use mite_core::http::Exchange;
+use mite_core::http::{loop_runtime, runtime, LoopRuntime};
 
 /// A finished exchange for the request with this id.
 pub struct Completion {
@@ -84,7 +84,7 @@ thread_local! {
     static LAST: RefCell<Option<Py<HttpDriver>>> = const { RefCell::new(None) };
 }
 
-pub use crate::http::Job;
+pub use mite_core::http::Job;
 
 /// Where an event loop's requests run.
 enum Runtime {

@@ -1,4 +1,4 @@
-//! The event loop's side of a loop runtime (`crate::http::LoopRuntime`): the selector of a
+//! The event loop's side of a loop runtime (`mite_core::http::LoopRuntime`): the selector of a
 //! loop that does its own HTTP work (`mite._http_loop.HttpSelector`) waits through an
 //! `HttpWaiter` instead of blocking in `epoll_wait` itself.
 
@@ -8,7 +8,7 @@ use std::time::Duration;
 use pyo3::exceptions::{PyOSError, PyRuntimeError};
 use pyo3::prelude::*;
 
-use crate::http::{loop_runtime, LoopRuntime, WatchedSelector};
+use mite_core::http::{loop_runtime, LoopRuntime, WatchedSelector};
 
 /// Waits for an event loop's selector by running this thread's HTTP work meanwhile.
 // Not `unsendable`: the garbage collector may free a closed loop's selector on any thread.
@@ -66,8 +66,8 @@ impl HttpWaiter {
 }
 
 /// Whether `mite` makes its event loop do the HTTP work itself (see
-/// `crate::http::http_on_loop_thread`).
+/// `mite_core::http::http_on_loop_thread`).
 #[pyfunction]
 pub fn http_on_loop_thread() -> bool {
-    crate::http::http_on_loop_thread()
+    mite_core::http::http_on_loop_thread()
 }

@@ -1,4 +1,4 @@
-//! `ctx.http`: the Python face of the Rust HTTP engine (`crate::http`).
+//! `ctx.http`: the Python face of the Rust HTTP engine (`mite_core::http`).
 //!
 //! A request is validated and turned into a `RequestSpec` on the loop thread, run on the tokio
 //! runtime, and handed back through a completion queue that wakes the event loop once per

@@ -7,7 +7,7 @@ use pyo3::types::{PyBytes, PyDict, PyList, PyTuple, PyType};
 
 use std::sync::Arc;
 
-use crate::http::{ResponseData, SentHeaders};
+use mite_core::http::{ResponseData, SentHeaders};
 
 fn headers_class(py: Python<'_>) -> PyResult<&Bound<'_, PyType>> {
     static CLASS: PyOnceLock<Py<PyType>> = PyOnceLock::new();

@@ -20,16 +20,16 @@ use url::Url;
 
 use super::completion::{Completion, HttpDriver};
 use super::response::{RequestOptions, Response};
-use crate::bus::BusSender;
-use crate::http::{
-    http_metrics_fields, Body, CookieJar, Exchange, HttpClient, HttpClientConfig, HttpErrorKind,
-    RequestSpec,
-};
-use crate::messages::{keys, to_json, Envelope, Message, Value};
 use crate::py::context::{current_transaction, Context};
 use crate::py::contextvars;
 use crate::py::convert::{to_arc_str, to_py, to_value};
 use crate::py::native_future::NativeFuture;
+use mite_core::bus::BusSender;
+use mite_core::http::{
+    http_metrics_fields, Body, CookieJar, Exchange, HttpClient, HttpClientConfig, HttpErrorKind,
+    RequestSpec,
+};
+use mite_core::messages::{keys, to_json, Envelope, Message, Value};
 
 /// The runner's one HTTP client (one keep-alive pool per TLS setting).
 fn client() -> &'static Arc<HttpClient> {

@@ -146,8 +146,8 @@ impl Runner {
         let this = slf.borrow();
         let removal = {
             let mut state = this.state.borrow_mut();
-            state.scheduler.release(id);
-            state.scheduler.exhaust(id)
+            state.give_back(id);
+            state.controller.exhaust(id)
         };
         if let Some(removal) = removal {
             this.log_removals(&[removal]);
@@ -157,8 +157,8 @@ impl Runner {
     pub(super) fn starved(slf: &Bound<'_, Self>, id: ScenarioId) {
         let this = slf.borrow();
         let mut state = this.state.borrow_mut();
-        state.scheduler.release(id);
-        state.scheduler.starve(id);
+        state.give_back(id);
+        state.controller.starve(id);
         let entry = &mut state.scenarios[id as usize - 1];
         if !entry.starvation_warned {
             entry.starvation_warned = true;
@@ -202,8 +202,8 @@ impl Runner {
             Ok(item) if item.is_none(py) => {
                 // mite: "no item right now", the scenario stays.
                 let mut state = this.state.borrow_mut();
-                state.scheduler.release(id);
-                state.scheduler.starve(id);
+                state.give_back(id);
+                state.controller.starve(id);
             }
             Ok(item) => match split_item(py, item.bind(py)) {
                 Ok(item) => Self::launch(slf, id, Some(item)),

@@ -54,7 +54,10 @@ impl Runner {
         }
         let pumping = {
             let mut state = this.state.borrow_mut();
-            state.scheduler.finished(run.scenario);
+            let runner = state.runner_id;
+            // In-process the runner reports each finished journey at once, so the
+            // controller's counts are exact when the pump next asks for work.
+            let _ = state.controller.report_finished(runner, &[run.scenario]);
             state.pumping
         };
         if !pumping {

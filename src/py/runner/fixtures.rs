@@ -39,7 +39,10 @@ impl Runner {
         let envelope = Arc::new(Envelope {
             entries: vec![
                 (keys::test(), Value::Str(this.test_name.clone())),
-                (keys::runner_id(), Value::UInt(1)),
+                (
+                    keys::runner_id(),
+                    Value::UInt(this.state.borrow().runner_id),
+                ),
                 (keys::journey(), Value::Str(spec)),
             ],
         });
@@ -97,7 +100,7 @@ impl Runner {
                 {
                     let mut state = this.state.borrow_mut();
                     for (id, _) in &waiting {
-                        state.scheduler.release(*id);
+                        state.give_back(*id);
                     }
                 }
                 this.fail(

@@ -183,7 +183,10 @@ impl Runner {
         let envelope = Arc::new(Envelope {
             entries: vec![
                 (keys::test(), Value::Str(this.test_name.clone())),
-                (keys::runner_id(), Value::UInt(1)),
+                (
+                    keys::runner_id(),
+                    Value::UInt(this.state.borrow().runner_id),
+                ),
                 (keys::journey(), Value::Str(spec.clone())),
                 (keys::context_id(), Value::UInt(context_id)),
                 (keys::scenario_id(), Value::UInt(u64::from(id))),
@@ -344,7 +347,7 @@ impl Runner {
                     .insert(serial, task.unbind());
             }
             Err(e) => {
-                this.state.borrow_mut().scheduler.release(scenario);
+                this.state.borrow_mut().give_back(scenario);
                 this.fail(
                     py,
                     format!("cannot start a journey task: {}", one_line(py, &e)),

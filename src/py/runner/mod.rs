@@ -39,9 +39,9 @@ use super::gil_shared::GilShared;
 use super::sink::MessageSink;
 use super::transaction::{enter, report_exception, send_txn};
 use super::volume::PyVolumeModel;
-use crate::clock::unix_time;
-use crate::engine::{Removal, ScenarioId, Scheduler, SchedulerConfig};
-use crate::messages::{keys, Envelope, Message, Value};
+use mite_core::clock::unix_time;
+use mite_core::engine::{Controller, Removal, RunnerId, ScenarioId, SchedulerConfig};
+use mite_core::messages::{keys, Envelope, Message, Value};
 
 /// Journeys started per loop callback at most, so journeys that finish without suspending
 /// cannot keep the event loop from running timers and I/O.
@@ -93,7 +93,10 @@ struct ScenarioEntry {
 }
 
 struct RunnerState {
-    scheduler: Scheduler<PyVolumeModel>,
+    /// The controller side of the seam, in this process: this runner asks it for work.
+    controller: Controller<PyVolumeModel>,
+    /// This runner's id, from its hello to the controller.
+    runner_id: RunnerId,
     scenarios: Vec<ScenarioEntry>,
     running: FxHashMap<u64, Py<PyAny>>,
     next_serial: u64,
@@ -110,7 +113,15 @@ struct RunnerState {
     force_callback: Option<Py<PyAny>>,
 }
 
-/// The in-process runner and controller of one test.
+impl RunnerState {
+    /// A journey the controller granted could not start: its slot goes back.
+    fn give_back(&mut self, id: ScenarioId) {
+        let runner = self.runner_id;
+        self.controller.give_back(runner, id);
+    }
+}
+
+/// The in-process runner of one test, with its controller beside it.
 #[pyclass(module = "mite._mite")]
 pub struct Runner {
     state: GilShared<RefCell<RunnerState>>,
@@ -133,10 +144,11 @@ impl Runner {
         options: RunnerOptions,
         specs: Vec<ScenarioSpec>,
     ) -> PyResult<Py<Runner>> {
-        let mut scheduler = Scheduler::new(options.scheduler);
+        // In-process, the runner cannot go silent without the controller stopping too.
+        let mut controller = Controller::new(options.scheduler, None);
         let mut scenarios = Vec::with_capacity(specs.len());
         for spec in specs {
-            let id = scheduler.add_scenario(PyVolumeModel::new(spec.volume_model.clone_ref(py)));
+            let id = controller.add_scenario(PyVolumeModel::new(spec.volume_model.clone_ref(py)));
             log::info!(
                 target: "mite.scenario",
                 "Added scenario id={id} journey_spec={} datapool={} volumemodel={}",
@@ -167,7 +179,8 @@ impl Runner {
             py,
             Runner {
                 state: GilShared::new(RefCell::new(RunnerState {
-                    scheduler,
+                    runner_id: controller.hello(0.0),
+                    controller,
                     scenarios,
                     running: FxHashMap::default(),
                     next_serial: 0,

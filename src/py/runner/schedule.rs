@@ -1,15 +1,40 @@
-//! The schedule: period ticks, starting what the scheduler plans, controller reports, and
+//! The schedule: period ticks, asking the controller for work and starting it, controller reports, and
 //! ending the run (normally, on interrupt, or on a fatal error).
 
 use super::*;
+use mite_core::engine::ControllerError;
 
 impl Runner {
     /// Evaluates volume models at period boundaries and logs removals.
     pub(super) fn refresh(&self, py: Python<'_>, now: f64) {
-        let result = self.state.borrow_mut().scheduler.refresh(now);
-        match result {
-            Ok(removals) => self.log_removals(&removals),
-            Err((id, e)) => {
+        let result = self.state.borrow_mut().controller.refresh(now);
+        self.after_controller(py, result.map(|removals| (removals, ())));
+    }
+
+    /// Asks the controller for work: the scenario ids of the journeys to start now.
+    fn request_work(&self, py: Python<'_>, now: f64) -> Vec<ScenarioId> {
+        let result = {
+            let mut state = self.state.borrow_mut();
+            let runner = state.runner_id;
+            state.controller.request_work(runner, now, &[], None)
+        };
+        self.after_controller(py, result.map(|grant| (grant.removals, grant.starts)))
+            .unwrap_or_default()
+    }
+
+    /// Logs what the controller removed, fails the run on a broken volume model, and raises
+    /// the stop flag once no scenario is left.
+    fn after_controller<T>(
+        &self,
+        py: Python<'_>,
+        result: Result<(Vec<Removal>, T), ControllerError<PyErr>>,
+    ) -> Option<T> {
+        let rest = match result {
+            Ok((removals, rest)) => {
+                self.log_removals(&removals);
+                Some(rest)
+            }
+            Err(ControllerError::VolumeModel(id, e)) => {
                 let spec = self.journey_spec(id);
                 self.fail(
                     py,
@@ -18,11 +43,17 @@ impl Runner {
                         one_line(py, &e)
                     ),
                 );
+                None
             }
-        }
-        if !self.state.borrow().scheduler.is_active() {
+            Err(e) => {
+                self.fail(py, e.to_string());
+                None
+            }
+        };
+        if !self.state.borrow().controller.is_active() {
             self.stop_flag.store(true, Ordering::Relaxed);
         }
+        rest
     }
 
     pub(super) fn log_removals(&self, removals: &[Removal]) {
@@ -38,7 +69,7 @@ impl Runner {
                 ),
             }
         }
-        if !removals.is_empty() && !self.state.borrow().scheduler.is_active() {
+        if !removals.is_empty() && !self.state.borrow().controller.is_active() {
             let text = match removals.last() {
                 Some(Removal::DataPoolExhausted(_)) => {
                     "All scenarios removed from scenario tracker"
@@ -58,7 +89,7 @@ impl Runner {
             .map_or_else(|| Arc::from("?"), |s| s.journey_spec.clone())
     }
 
-    /// Starts what the scheduler asks for, a bounded number per call.
+    /// Starts what the controller grants, a bounded number per call.
     pub(super) fn pump(slf: &Bound<'_, Self>) {
         let this = slf.borrow();
         let py = slf.py();
@@ -78,8 +109,7 @@ impl Runner {
             if this.state.borrow().end.is_some() {
                 break;
             }
-            this.refresh(py, now);
-            let starts = this.state.borrow_mut().scheduler.plan(now);
+            let starts = this.request_work(py, now);
             if starts.is_empty() {
                 break;
             }
@@ -87,7 +117,7 @@ impl Runner {
                 if budget == 0 || this.state.borrow().end.is_some() {
                     let mut state = this.state.borrow_mut();
                     for &unstarted in &starts[i..] {
-                        state.scheduler.release(unstarted);
+                        state.give_back(unstarted);
                     }
                     if budget == 0 && !state.pump_deferred {
                         state.pump_deferred = true;
@@ -114,7 +144,7 @@ impl Runner {
         Self::after_change_at(slf, now);
     }
 
-    /// After anything that may end the run or change when the scheduler next needs to run.
+    /// After anything that may end the run or change when the controller next needs to run.
     pub(super) fn after_change(slf: &Bound<'_, Self>) {
         let now = slf.borrow().now();
         Self::after_change_at(slf, now);
@@ -127,7 +157,10 @@ impl Runner {
         let (finished, forced) = {
             let state = this.state.borrow();
             let interrupted_and_idle = state.end.is_some() && state.running.is_empty();
-            (state.scheduler.is_finished() || interrupted_and_idle, false)
+            (
+                state.controller.is_finished() || interrupted_and_idle,
+                false,
+            )
         };
         if finished || forced {
             Self::finish_run(slf);
@@ -135,7 +168,7 @@ impl Runner {
         }
         let wakeup = {
             let state = this.state.borrow();
-            state.scheduler.next_wakeup(now).min(state.next_report_at)
+            state.controller.next_wakeup(now).min(state.next_report_at)
         };
         this.schedule_timer(py, wakeup, now);
     }
@@ -171,7 +204,8 @@ impl Runner {
     }
 
     pub(super) fn send_report(&self, py: Python<'_>) {
-        let rows = self.state.borrow().scheduler.report();
+        let report = self.state.borrow().controller.report();
+        let rows = report.scenarios;
         let map = |pick: fn(&(ScenarioId, u64, u64)) -> u64| {
             Value::Map(
                 rows.iter()
@@ -183,7 +217,7 @@ impl Runner {
             .with_field(keys::test(), self.test_name.clone())
             .with_field(keys::required(), map(|r| r.1))
             .with_field(keys::actual(), map(|r| r.2))
-            .with_field(keys::num_runners(), 1u64);
+            .with_field(keys::num_runners(), report.num_runners);
         if let Err(e) = self.sink.get().deliver(py, msg) {
             log::error!(target: "mite.controller", "controller report failed: {}", one_line(py, &e));
         }
@@ -219,7 +253,7 @@ impl Runner {
 
     /// Gives back the slot planned for a journey of scenario `id` and fails the run.
     pub(super) fn abandon(&self, py: Python<'_>, id: ScenarioId, message: String) {
-        self.state.borrow_mut().scheduler.release(id);
+        self.state.borrow_mut().give_back(id);
         self.fail(py, message);
     }
 
@@ -231,7 +265,7 @@ impl Runner {
                 return;
             }
             state.end = Some(RunEnd::Failed(message));
-            state.scheduler.stop_all();
+            state.controller.stop_all();
         }
         self.stop_flag.store(true, Ordering::Relaxed);
         self.cancel_all(py);
@@ -259,7 +293,7 @@ impl Runner {
                 return;
             }
             state.end = Some(end);
-            state.scheduler.stop_all();
+            state.controller.stop_all();
         }
         self.stop_flag.store(true, Ordering::Relaxed);
         self.cancel_all(py);

@@ -6,16 +6,18 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use _mite::http::{CookieJar, Exchange, HttpClient, HttpClientConfig, HttpErrorKind, RequestSpec};
 use bytes::Bytes;
 use http_body_util::Full;
 use hyper::service::service_fn;
 use hyper_util::rt::{TokioExecutor, TokioIo};
+use mite_core::http::{
+    CookieJar, Exchange, HttpClient, HttpClientConfig, HttpErrorKind, RequestSpec,
+};
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 use tokio::net::TcpListener;
 
-const CERT: &[u8] = include_bytes!("data/selfsigned.crt");
-const KEY: &[u8] = include_bytes!("data/selfsigned.key");
+const CERT: &[u8] = include_bytes!("../../tests/data/selfsigned.crt");
+const KEY: &[u8] = include_bytes!("../../tests/data/selfsigned.key");
 
 fn server_tls(alpn: &[&[u8]]) -> Arc<rustls::ServerConfig> {
     let certs: Vec<CertificateDer<'static>> = rustls_pemfile::certs(&mut &CERT[..])

@@ -140,14 +140,19 @@ impl<M: VolumeModel> Scheduler<M> {
     /// Decides which journeys to start now and counts them as running. Returns scenario ids,
     /// one entry per journey to start, interleaved across scenarios.
     pub fn plan(&mut self, now: f64) -> Vec<ScenarioId> {
+        self.plan_at_most(now, u64::MAX)
+    }
+
+    /// [`Scheduler::plan`], starting no more than `cap` journeys (a runner's share).
+    pub fn plan_at_most(&mut self, now: f64, cap: u64) -> Vec<ScenarioId> {
         let mut starts = Vec::new();
-        if self.zero.is_none() {
+        if self.zero.is_none() || cap == 0 {
             return starts;
         }
         let required_total = self.required_total();
         let running_total = self.running_total();
         let allowed = self.limit.allowed(now, required_total, running_total);
-        let mut budget = allowed.saturating_sub(running_total);
+        let mut budget = allowed.saturating_sub(running_total).min(cap);
         let count = self.scenarios.len();
         while budget > 0 {
             let mut progressed = false;
@@ -229,7 +234,7 @@ impl<M: VolumeModel> Scheduler<M> {
         self.scenarios.iter().map(|s| s.running).sum()
     }
 
-    fn required_total(&self) -> u64 {
+    pub fn required_total(&self) -> u64 {
         self.scenarios
             .iter()
             .filter(|s| s.active)

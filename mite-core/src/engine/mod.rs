@@ -1,0 +1,15 @@
+//! Scheduling, the controller side of mite: volume models evaluated per period, the spawn-rate
+//! cap, and the seam through which runners ask for work (`Controller`).
+//!
+//! The bindings supply volume models and datapools and start the journeys; this module only
+//! does the arithmetic and the bookkeeping.
+
+mod controller;
+mod scheduler;
+mod spawn_limit;
+
+pub use controller::{
+    Controller, ControllerError, ControllerReport, RunnerId, WorkGrant, RUNNER_TIMEOUT,
+};
+pub use scheduler::{Removal, ScenarioId, Scheduler, SchedulerConfig, Volume, VolumeModel};
+pub use spawn_limit::SpawnLimit;
