@@ -15,7 +15,7 @@ venv: $(PY)
 $(PY):
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
-	$(PY) -m pip install -q "maturin>=1.7,<2" "pytest>=7" msgpack ruff
+	$(PY) -m pip install -q "maturin>=1.7,<2" "pytest>=7" msgpack ruff "mypy==2.4.1"
 
 # What users get: a release build installed into the venv.
 install: venv
@@ -48,11 +48,14 @@ test-python: venv
 	$(PY) -m pytest
 	MITE_HTTP_THREADS=0 $(PY) -m pytest -q tests/test_http.py tests/test_walkthrough_http.py
 
-lint: venv
+# stubtest imports the installed native module, so lint checks the build `install` made.
+lint: install
+	$(PY) -m pip show -q mypy >/dev/null 2>&1 || $(PY) -m pip install -q "mypy==2.4.1"
 	cargo fmt --all --check
 	cargo clippy --workspace --all-targets -- -D warnings
 	$(VENV)/bin/ruff check python tests
 	$(VENV)/bin/ruff format --check python tests
+	$(PY) -m mypy.stubtest mite._mite --allowlist python/mite/_mite.stubtest-allowlist
 
 fmt: venv
 	cargo fmt --all

@@ -2,40 +2,71 @@
 
 from collections.abc import Awaitable, Callable, Generator, Iterable, Mapping
 from contextvars import Context as ContextvarsContext
-from typing import Any, TypeVar
+from typing import Any, TypeVar, final
+
+from typing_extensions import disjoint_base
 
 _T = TypeVar("_T")
+
+__all__ = [
+    "BUILD_PROFILE",
+    "Ready",
+    "Context",
+    "Transaction",
+    "MessageSink",
+    "RecyclableIterableDataPool",
+    "IterableDataPool",
+    "SingleRunDataPool",
+    "JourneyTask",
+    "NativeFuture",
+    "Runner",
+    "TaskDone",
+    "FixedVolume",
+    "HttpSession",
+    "HttpJourney",
+    "HttpCall",
+    "Response",
+    "Request",
+    "HttpWaiter",
+    "Recorder",
+    "Collector",
+    "cli_main",
+    "http_on_loop_thread",
+]
 
 BUILD_PROFILE: str
 """``"release"`` or ``"debug"``: how the native core was compiled."""
 
+@final
 class Ready(Awaitable[_T]):
     """An awaitable that is already complete."""
 
     def __await__(self) -> Generator[Any, None, _T]: ...
     def __iter__(self) -> Ready[_T]: ...
     def __next__(self) -> Any: ...
-    def send(self, value: Any) -> Any: ...
+    def send(self, _value: Any) -> Any: ...
     def throw(self, error: BaseException, *rest: Any) -> Any: ...
     def close(self) -> None: ...
 
+@final
 class MessageSink:
     """The runner's native send function: ``sink(msg)`` / ``sink.send(msg)``."""
 
     def __call__(self, msg: dict[str, Any]) -> None: ...
     def send(self, msg: dict[str, Any]) -> None: ...
 
+@final
 class Context:
     """The journey context (``ctx``); takes arbitrary attributes."""
 
-    def __init__(
-        self,
+    def __new__(
+        cls,
         send_fn: Callable[[dict[str, Any]], Any],
         config: Any,
         id_data: Mapping[str, Any] | None = None,
         should_stop_func: Callable[[], bool] | None = None,
         debug: bool = False,
-    ) -> None: ...
+    ) -> Context: ...
     @property
     def config(self) -> Any: ...
     @property
@@ -46,22 +77,26 @@ class Context:
     def transaction(self, name: str) -> Transaction: ...
     def __getattr__(self, name: str) -> Any: ...
 
+@final
 class Transaction:
     """``async with ctx.transaction(name):``"""
 
     async def __aenter__(self) -> None: ...
     async def __aexit__(self, exc_type: Any, exc: Any, tb: Any) -> None: ...
 
+@disjoint_base
 class RecyclableIterableDataPool:
     def __init__(self, iterable: Iterable[Any]) -> None: ...
     def checkout(self, config: Any = None) -> Ready[Any]: ...
     def checkin(self, item_id: int) -> Ready[None]: ...
 
+@disjoint_base
 class IterableDataPool:
     def __init__(self, iterable: Iterable[Any]) -> None: ...
     def checkout(self, config: Any = None) -> Ready[Any]: ...
     def checkin(self, item_id: Any) -> Ready[None]: ...
 
+@disjoint_base
 class SingleRunDataPool:
     has_ran: bool
     data_item: Any
@@ -69,6 +104,7 @@ class SingleRunDataPool:
     def checkout(self, config: Any = None) -> Ready[Any]: ...
     def checkin(self, item_id: Any) -> Ready[None]: ...
 
+@final
 class JourneyTask:
     """A journey driven by the Rust coroutine driver; asyncio's current task while it runs."""
 
@@ -88,12 +124,20 @@ class JourneyTask:
     def get_coro(self) -> Any: ...
     def get_loop(self) -> Any: ...
     def get_context(self) -> ContextvarsContext: ...
+    def __call__(self, *args: Any) -> None:
+        """Resumes the task: asyncio calls it as the done callback of what it awaits."""
 
+@final
 class NativeFuture(Awaitable[_T]):
     """A future resolved from Rust; speaks asyncio's future protocol."""
 
     _asyncio_future_blocking: bool
     def __await__(self) -> Generator[Any, None, _T]: ...
+    def __iter__(self) -> NativeFuture[_T]: ...
+    def __next__(self) -> Any: ...
+    def send(self, _value: Any) -> Any: ...
+    def throw(self, error: BaseException, *_rest: Any) -> Any: ...
+    def close(self) -> None: ...
     def get_loop(self) -> Any: ...
     def done(self) -> bool: ...
     def cancelled(self) -> bool: ...
@@ -108,12 +152,21 @@ class NativeFuture(Awaitable[_T]):
     ) -> None: ...
     def remove_done_callback(self, callback: Callable[[NativeFuture[_T]], Any]) -> int: ...
 
-class Runner: ...
-class TaskDone: ...
+@final
+class Runner:
+    """The in-process runner of one test (made by the command line, not from Python)."""
 
+@final
+class TaskDone:
+    """Done callback of a plain asyncio Task running a journey (``--asyncio-tasks``)."""
+
+    def __call__(self, task: Any) -> None: ...
+
+@final
 class FixedVolume:
     def __call__(self, start: int, end: int) -> int: ...
 
+@final
 class Request:
     @property
     def method(self) -> bytes: ...
@@ -131,6 +184,7 @@ class Request:
     def cert(self) -> tuple[str, str] | None: ...
     def to_curl(self) -> str: ...
 
+@final
 class Response:
     status_code: int
     response_code: int
@@ -156,35 +210,180 @@ class Response:
     download_size: float
     upload_size: float
     primary_ip: str
+    http_version: str
     def json(self) -> Any: ...
 
+@final
 class HttpSession:
     """``ctx.http``."""
 
     additional_metrics: dict[str, Any]
-    def __init__(self, ctx: Any) -> None: ...
+    def __new__(cls, ctx: Any) -> HttpSession: ...
     def set_response_callback(
         self, cb: Callable[[Response, dict[str, Any]], Any] | None
     ) -> None: ...
     def cookies(self) -> dict[str, str]: ...
     def erase_all_cookies(self) -> None: ...
-    def get(self, url: str, **options: Any) -> NativeFuture[Response]: ...
-    def post(self, url: str, **options: Any) -> NativeFuture[Response]: ...
-    def put(self, url: str, **options: Any) -> NativeFuture[Response]: ...
-    def patch(self, url: str, **options: Any) -> NativeFuture[Response]: ...
-    def delete(self, url: str, **options: Any) -> NativeFuture[Response]: ...
-    def head(self, url: str, **options: Any) -> NativeFuture[Response]: ...
-    def options(self, url: str, **options: Any) -> NativeFuture[Response]: ...
+    def get(
+        self,
+        url: str,
+        *,
+        headers: Mapping[str, str] | Iterable[tuple[str, str]] | None = None,
+        cookies: Mapping[str, str] | None = None,
+        auth: tuple[str, str] | None = None,
+        data: bytes | str | Mapping[str, Any] | None = None,
+        json: Any = None,
+        cert: tuple[str, str] | None = None,
+        allow_redirects: bool = True,
+        max_redirects: int = 5,
+        timeout: float | None = None,
+        verify: bool | None = None,
+    ) -> NativeFuture[Response]: ...
+    def post(
+        self,
+        url: str,
+        *,
+        headers: Mapping[str, str] | Iterable[tuple[str, str]] | None = None,
+        cookies: Mapping[str, str] | None = None,
+        auth: tuple[str, str] | None = None,
+        data: bytes | str | Mapping[str, Any] | None = None,
+        json: Any = None,
+        cert: tuple[str, str] | None = None,
+        allow_redirects: bool = True,
+        max_redirects: int = 5,
+        timeout: float | None = None,
+        verify: bool | None = None,
+    ) -> NativeFuture[Response]: ...
+    def put(
+        self,
+        url: str,
+        *,
+        headers: Mapping[str, str] | Iterable[tuple[str, str]] | None = None,
+        cookies: Mapping[str, str] | None = None,
+        auth: tuple[str, str] | None = None,
+        data: bytes | str | Mapping[str, Any] | None = None,
+        json: Any = None,
+        cert: tuple[str, str] | None = None,
+        allow_redirects: bool = True,
+        max_redirects: int = 5,
+        timeout: float | None = None,
+        verify: bool | None = None,
+    ) -> NativeFuture[Response]: ...
+    def patch(
+        self,
+        url: str,
+        *,
+        headers: Mapping[str, str] | Iterable[tuple[str, str]] | None = None,
+        cookies: Mapping[str, str] | None = None,
+        auth: tuple[str, str] | None = None,
+        data: bytes | str | Mapping[str, Any] | None = None,
+        json: Any = None,
+        cert: tuple[str, str] | None = None,
+        allow_redirects: bool = True,
+        max_redirects: int = 5,
+        timeout: float | None = None,
+        verify: bool | None = None,
+    ) -> NativeFuture[Response]: ...
+    def delete(
+        self,
+        url: str,
+        *,
+        headers: Mapping[str, str] | Iterable[tuple[str, str]] | None = None,
+        cookies: Mapping[str, str] | None = None,
+        auth: tuple[str, str] | None = None,
+        data: bytes | str | Mapping[str, Any] | None = None,
+        json: Any = None,
+        cert: tuple[str, str] | None = None,
+        allow_redirects: bool = True,
+        max_redirects: int = 5,
+        timeout: float | None = None,
+        verify: bool | None = None,
+    ) -> NativeFuture[Response]: ...
+    def head(
+        self,
+        url: str,
+        *,
+        headers: Mapping[str, str] | Iterable[tuple[str, str]] | None = None,
+        cookies: Mapping[str, str] | None = None,
+        auth: tuple[str, str] | None = None,
+        data: bytes | str | Mapping[str, Any] | None = None,
+        json: Any = None,
+        cert: tuple[str, str] | None = None,
+        allow_redirects: bool = True,
+        max_redirects: int = 5,
+        timeout: float | None = None,
+        verify: bool | None = None,
+    ) -> NativeFuture[Response]: ...
+    def options(
+        self,
+        url: str,
+        *,
+        headers: Mapping[str, str] | Iterable[tuple[str, str]] | None = None,
+        cookies: Mapping[str, str] | None = None,
+        auth: tuple[str, str] | None = None,
+        data: bytes | str | Mapping[str, Any] | None = None,
+        json: Any = None,
+        cert: tuple[str, str] | None = None,
+        allow_redirects: bool = True,
+        max_redirects: int = 5,
+        timeout: float | None = None,
+        verify: bool | None = None,
+    ) -> NativeFuture[Response]: ...
 
 def cli_main(argv: list[str]) -> int:
     """Runs the ``mite`` command line; returns the exit code."""
 
+@final
 class HttpWaiter:
     """Waits for an event loop's selector while running this thread's HTTP work."""
 
-    def __init__(self, fd: int) -> None: ...
+    def __new__(cls, fd: int) -> HttpWaiter: ...
     def wait(self, timeout: float | None = None) -> None: ...
     def close(self) -> None: ...
 
 def http_on_loop_thread() -> bool:
     """Whether test runs do their HTTP work on the event loop's thread."""
+
+@final
+class HttpJourney:
+    """An ``@mite_http`` journey: calling it gives an :class:`HttpCall`."""
+
+    def __new__(cls, func: Callable[..., Any]) -> HttpJourney: ...
+    def __call__(self, *args: Any, **kwargs: Any) -> HttpCall: ...
+
+@final
+class HttpCall:
+    """One call of an ``@mite_http`` journey, awaited (or driven) like its coroutine."""
+
+    def __await__(self) -> Generator[Any, None, Any]: ...
+    def __iter__(self) -> HttpCall: ...
+    def __next__(self) -> Any: ...
+    def send(self, value: Any) -> Any: ...
+    def throw(self, error: BaseException, *_rest: Any) -> Any: ...
+    def close(self) -> None: ...
+
+@final
+class Recorder:
+    """Appends ``data_created`` data to ``<target_dir>/<name>.msgpack``.
+
+    A ``purge_data`` message deletes the file.
+    """
+
+    def __new__(cls, target_dir: str | None = None) -> Recorder: ...
+    def process_message(self, msg: dict[str, Any]) -> None: ...
+
+@final
+class Collector:
+    """Writes raw messages to ``current``, rolled every ``roll_after`` messages."""
+
+    def __new__(
+        cls,
+        target_dir: str | None = None,
+        roll_after: int = 100000,
+        collector_id: str | None = None,
+        filter_fn: Callable[[bytes], bool] | None = None,
+        use_json: bool = False,
+    ) -> Collector: ...
+    def process_raw_message(self, raw: bytes) -> None: ...
+    def flush(self) -> None: ...
+    def close(self) -> None: ...
