@@ -10,6 +10,7 @@ pub mod bus;
 pub mod cli;
 pub mod clock;
 pub mod collector;
+pub mod completion;
 pub mod demo;
 pub mod engine;
 pub mod http;

@@ -8,9 +8,9 @@ use pyo3::exceptions::{PyKeyboardInterrupt, PyModuleNotFoundError};
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyList, PyString, PyTuple};
 
-use super::errors::one_line;
 use super::runner::{RunEnd, Runner, RunnerOptions, ScenarioSpec};
 use super::sink::MessageSink;
+use crate::errors::one_line;
 use mite_core::bus::processors::{self, BuiltinSet, CollectorFilter, ProcessorConfig, Verdict};
 use mite_core::bus::Bus;
 use mite_core::cli::{

@@ -12,12 +12,12 @@ use pyo3::exceptions::{PyAttributeError, PyTypeError};
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyString, PyTuple};
 
-use super::awaitable::Ready;
-use super::contextvars;
 use super::convert::{to_arc_str, to_value};
-use super::gil_shared::GilShared;
 use super::sink::MessageSink;
 use super::transaction::Transaction;
+use crate::bridge::awaitable::Ready;
+use crate::bridge::contextvars;
+use crate::bridge::gil_shared::GilShared;
 use mite_core::bus::BusSender;
 use mite_core::clock::unix_time;
 use mite_core::messages::{keys, Envelope, Message, Value};

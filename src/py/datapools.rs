@@ -11,8 +11,8 @@ use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
 use pyo3::types::{PyDict, PyIterator, PyTuple, PyType};
 
-use super::awaitable::Ready;
-use super::errors::new_datapool_exhausted;
+use crate::bridge::awaitable::Ready;
+use crate::errors::new_datapool_exhausted;
 
 /// `mite.datapools.DataPoolItem(id, data)`.
 fn data_pool_item<'py>(

@@ -9,7 +9,7 @@ use pyo3::sync::PyOnceLock;
 use pyo3::types::{PyDict, PyString, PyType};
 
 use super::convert::{to_arc_str, to_value};
-use super::errors;
+use crate::errors;
 use mite_core::messages::{keys, Value};
 
 pub struct ExceptionReport {

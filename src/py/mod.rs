@@ -1,28 +1,21 @@
 //! PyO3 bindings: the `mite._mite` extension module. One file per Python-facing concern;
 //! logic that does not need Python lives in the core modules.
 
-mod awaitable;
 mod cli;
 mod context;
-mod contextvars;
 mod convert;
-mod coroutine;
 mod datapools;
-mod done_callbacks;
-mod driver;
-mod errors;
 mod exception_report;
-mod gil_shared;
 mod http;
-mod native_future;
 mod processors;
 mod runner;
-mod send_slot;
 mod sink;
 mod transaction;
 mod volume;
 
 use pyo3::prelude::*;
+
+use crate::bridge::{awaitable, journey_task, loop_runtime, native_future, send_slot};
 
 /// One glibc malloc arena for the whole process, unless the user chose (`MALLOC_ARENA_MAX`):
 /// Rust's allocations go to mimalloc, but Python's large objects and C extensions' still use
@@ -55,7 +48,7 @@ fn _mite(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<datapools::RecyclableIterableDataPool>()?;
     m.add_class::<datapools::IterableDataPool>()?;
     m.add_class::<datapools::SingleRunDataPool>()?;
-    m.add_class::<driver::CoroTask>()?;
+    m.add_class::<journey_task::JourneyTask>()?;
     m.add_class::<native_future::NativeFuture>()?;
     m.add_class::<runner::Runner>()?;
     m.add_class::<runner::TaskDone>()?;
@@ -65,11 +58,11 @@ fn _mite(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<http::HttpCall>()?;
     m.add_class::<http::Response>()?;
     m.add_class::<http::Request>()?;
-    m.add_class::<http::HttpWaiter>()?;
+    m.add_class::<loop_runtime::HttpWaiter>()?;
     m.add_class::<processors::Recorder>()?;
     m.add_class::<processors::Collector>()?;
     m.add_function(wrap_pyfunction!(cli::cli_main, m)?)?;
-    m.add_function(wrap_pyfunction!(http::http_on_loop_thread, m)?)?;
+    m.add_function(wrap_pyfunction!(loop_runtime::http_on_loop_thread, m)?)?;
     send_slot::install::<awaitable::Ready>(m.py());
     send_slot::install::<native_future::NativeFuture>(m.py());
     send_slot::install::<http::HttpCall>(m.py());

@@ -10,10 +10,10 @@ use pyo3::exceptions::{PyException, PyRuntimeError, PySystemExit};
 use pyo3::prelude::*;
 use pyo3::types::{PyString, PyTuple};
 
-use super::awaitable::Ready;
 use super::context::{current_transaction, remember_transaction, Context};
-use super::contextvars;
 use super::exception_report::{post_mortem, ExceptionReport};
+use crate::bridge::awaitable::Ready;
+use crate::bridge::contextvars;
 use mite_core::clock::unix_time;
 use mite_core::messages::{keys, Value};
 

@@ -5,7 +5,7 @@ use pyo3::exceptions::PyTypeError;
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyString};
 
-use super::errors::stop_volume_model;
+use crate::errors::stop_volume_model;
 use mite_core::engine::{Volume, VolumeModel};
 
 pub struct PyVolumeModel {

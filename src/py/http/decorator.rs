@@ -9,9 +9,9 @@ use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyTuple};
 
 use super::session::HttpSession;
+use crate::bridge::coroutine::{send, throw, Step};
+use crate::bridge::send_slot::{AmSend, SendOutcome};
 use crate::py::context::Context;
-use crate::py::coroutine::{send, throw, Step};
-use crate::py::send_slot::{AmSend, SendOutcome};
 
 /// The decorated journey (`functools.update_wrapper` gives it the journey's name and
 /// `__wrapped__`, for `inspect.signature`).

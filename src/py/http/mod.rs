@@ -4,13 +4,11 @@
 //! runtime, and handed back through a completion queue that wakes the event loop once per
 //! batch (an eventfd); the loop converts the result to Python and resumes the journey.
 
-mod completion;
 mod decorator;
-mod loop_runtime;
+mod loop_driver;
 mod response;
 mod session;
 
 pub use decorator::{HttpCall, HttpJourney};
-pub use loop_runtime::{http_on_loop_thread, HttpWaiter};
 pub use response::{Request, Response};
 pub use session::HttpSession;

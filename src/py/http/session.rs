@@ -18,12 +18,12 @@ use pyo3::sync::PyOnceLock;
 use pyo3::types::{PyBytes, PyDict, PyString, PyTuple, PyType};
 use url::Url;
 
-use super::completion::{Completion, HttpDriver};
+use super::loop_driver::{Completion, HttpDriver};
 use super::response::{RequestOptions, Response};
+use crate::bridge::contextvars;
+use crate::bridge::native_future::NativeFuture;
 use crate::py::context::{current_transaction, Context};
-use crate::py::contextvars;
 use crate::py::convert::{to_arc_str, to_py, to_value};
-use crate::py::native_future::NativeFuture;
 use mite_core::bus::BusSender;
 use mite_core::http::{
     http_metrics_fields, Body, CookieJar, Exchange, HttpClient, HttpClientConfig, HttpErrorKind,

@@ -251,13 +251,12 @@ impl Runner {
                 return;
             }
         };
-        let task = CoroTask::new(
-            py,
+        let task = JourneyTask::new(
             iterator.unbind(),
             journey_context.unbind(),
-            slf,
+            this.event_loop(py),
             name,
-            Purpose::Journey(run),
+            Box::new(Then::new(slf, Purpose::Journey(run))),
         );
         match Bound::new(py, task) {
             Ok(task) => {
@@ -265,7 +264,7 @@ impl Runner {
                     .borrow_mut()
                     .running
                     .insert(serial, task.clone().into_any().unbind());
-                CoroTask::step(&task, None);
+                JourneyTask::step(&task, None);
             }
             Err(e) => this.fail(
                 py,
@@ -332,8 +331,7 @@ impl Runner {
             let adapter = Bound::new(
                 py,
                 TaskDone {
-                    runner: slf.clone().unbind(),
-                    purpose: GilShared::new(RefCell::new(Some(Purpose::Journey(run)))),
+                    then: GilShared::new(RefCell::new(Some(Then::new(slf, Purpose::Journey(run))))),
                 },
             )?;
             task.call_method1("add_done_callback", (adapter,))?;
@@ -377,16 +375,15 @@ impl Runner {
         };
         match Bound::new(
             py,
-            CoroTask::new(
-                py,
+            JourneyTask::new(
                 iterator.unbind(),
                 context.unbind(),
-                slf,
+                slf.borrow().event_loop(py),
                 TaskName::Given(name),
-                purpose,
+                Box::new(Then::new(slf, purpose)),
             ),
         ) {
-            Ok(task) => CoroTask::step(&task, None),
+            Ok(task) => JourneyTask::step(&task, None),
             Err(e) => slf.borrow().fail(
                 py,
                 format!("cannot drive a coroutine: {}", one_line(py, &e)),

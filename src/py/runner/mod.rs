@@ -30,15 +30,15 @@ use pyo3::types::{IntoPyDict, PyTuple};
 use rustc_hash::FxHashMap;
 
 use super::context::Context;
-use super::contextvars;
 use super::convert::to_value;
 use super::datapools::{IterableDataPool, RecyclableIterableDataPool, SingleRunDataPool};
-use super::driver::{CoroTask, TaskName};
-use super::errors::{datapool_exhausted, one_line};
-use super::gil_shared::GilShared;
 use super::sink::MessageSink;
 use super::transaction::{enter, report_exception, send_txn};
 use super::volume::PyVolumeModel;
+use crate::bridge::contextvars;
+use crate::bridge::gil_shared::GilShared;
+use crate::bridge::journey_task::{JourneyTask, OnTaskDone, TaskName};
+use crate::errors::{datapool_exhausted, one_line};
 use mite_core::clock::unix_time;
 use mite_core::engine::{Controller, Removal, RunnerId, ScenarioId, SchedulerConfig};
 use mite_core::messages::{keys, Envelope, Message, Value};
@@ -305,24 +305,41 @@ impl Runner {
     }
 }
 
+/// What the runner does when a task it started finishes.
+pub(super) struct Then {
+    runner: Py<Runner>,
+    purpose: Purpose,
+}
+
+impl Then {
+    pub(super) fn new(runner: &Bound<'_, Runner>, purpose: Purpose) -> Self {
+        Then {
+            runner: runner.clone().unbind(),
+            purpose,
+        }
+    }
+}
+
+impl OnTaskDone for Then {
+    fn task_done(self: Box<Self>, py: Python<'_>, outcome: PyResult<Py<PyAny>>) {
+        Runner::task_done(self.runner.bind(py), self.purpose, outcome);
+    }
+}
+
 /// Done callback of a plain asyncio Task running a journey (`--asyncio-tasks`).
 #[pyclass(module = "mite._mite")]
 pub struct TaskDone {
-    runner: Py<Runner>,
-    purpose: GilShared<RefCell<Option<Purpose>>>,
+    then: GilShared<RefCell<Option<Then>>>,
 }
 
 #[pymethods]
 impl TaskDone {
     fn __call__(&self, py: Python<'_>, task: Bound<'_, PyAny>) -> PyResult<()> {
-        let Some(purpose) = self.purpose.borrow_mut().take() else {
+        let Some(then) = self.then.borrow_mut().take() else {
             return Ok(());
         };
-        let outcome = match task.call_method0("result") {
-            Ok(v) => Ok(v.unbind()),
-            Err(e) => Err(e),
-        };
-        Runner::task_done(self.runner.bind(py), purpose, outcome);
+        let outcome = task.call_method0("result").map(Bound::unbind);
+        Runner::task_done(then.runner.bind(py), then.purpose, outcome);
         Ok(())
     }
 }

@@ -1,4 +1,4 @@
-//! The coroutine driver: Rust steps a journey's coroutine itself instead of wrapping it in an
+//! The journey task: Rust steps a journey's coroutine itself instead of wrapping it in an
 //! asyncio Task.
 //!
 //! Each step runs inside the journey's own `contextvars.Context` with the driver registered as
@@ -20,10 +20,9 @@ use pyo3::PyTraverseError;
 use super::contextvars;
 use super::coroutine::{send, throw, Step};
 use super::done_callbacks::{remove, schedule_all, DoneCallback};
-use super::errors::{cancelled_error, invalid_state};
 use super::gil_shared::GilShared;
 use super::native_future::NativeFuture;
-use super::runner::{Purpose, Runner};
+use crate::errors::{cancelled_error, invalid_state};
 
 /// What a finished coroutine produced: its return value, or the exception object it raised.
 type Outcome = Result<Py<PyAny>, Py<PyAny>>;
@@ -77,16 +76,22 @@ impl TaskName {
     }
 }
 
-/// A coroutine driven by Rust; asyncio sees it as the current Task while it runs.
+/// Told once when a task's coroutine finishes: what the task was for decides what follows
+/// (a journey's end, a datapool item, a fixture's value).
+pub trait OnTaskDone: Send {
+    fn task_done(self: Box<Self>, py: Python<'_>, outcome: PyResult<Py<PyAny>>);
+}
+
+/// A coroutine driven by Rust; asyncio sees it as the current Task while it runs. It drives
+/// journeys, and the cold-path coroutines around them (Python datapools' checkouts, fixtures).
 #[pyclass(module = "mite._mite", name = "JourneyTask")]
-pub struct CoroTask {
+pub struct JourneyTask {
     coro: Py<PyAny>,
     context: Py<PyAny>,
     event_loop: Py<PyAny>,
-    runner: Py<Runner>,
     name: GilShared<RefCell<TaskName>>,
     state: GilShared<Cell<State>>,
-    purpose: GilShared<RefCell<Option<Purpose>>>,
+    on_done: GilShared<RefCell<Option<Box<dyn OnTaskDone>>>>,
     /// The asyncio future this task waits on, to cancel it on `cancel()`.
     waiter: GilShared<RefCell<Option<Py<PyAny>>>>,
     must_cancel: GilShared<Cell<bool>>,
@@ -97,23 +102,21 @@ pub struct CoroTask {
     callbacks: GilShared<RefCell<Vec<DoneCallback>>>,
 }
 
-impl CoroTask {
+impl JourneyTask {
     pub fn new(
-        py: Python<'_>,
         coro: Py<PyAny>,
         context: Py<PyAny>,
-        runner: &Bound<'_, Runner>,
+        event_loop: Py<PyAny>,
         name: TaskName,
-        purpose: Purpose,
+        on_done: Box<dyn OnTaskDone>,
     ) -> Self {
-        CoroTask {
+        JourneyTask {
             coro,
             context,
-            event_loop: runner.borrow().event_loop(py),
-            runner: runner.clone().unbind(),
+            event_loop,
             name: GilShared::new(RefCell::new(name)),
             state: GilShared::new(Cell::new(State::Pending)),
-            purpose: GilShared::new(RefCell::new(Some(purpose))),
+            on_done: GilShared::new(RefCell::new(Some(on_done))),
             waiter: GilShared::new(RefCell::new(None)),
             must_cancel: GilShared::new(Cell::new(false)),
             cancel_message: GilShared::new(RefCell::new(None)),
@@ -167,7 +170,9 @@ impl CoroTask {
         let py = slf.py();
         if let Ok(native) = awaited.cast::<NativeFuture>() {
             // Our own future (an HTTP request): it steps this task directly when resolved.
-            native.borrow().wait_for_task(slf.clone().unbind());
+            native
+                .borrow()
+                .wait_for_task(slf.clone().into_any().unbind(), Self::resume);
             let must_cancel = this.must_cancel.replace(false);
             let message = this
                 .cancel_message
@@ -240,11 +245,17 @@ impl CoroTask {
             this.event_loop.bind(py),
             slf.as_any(),
         );
-        let purpose = this.purpose.borrow_mut().take();
-        let runner = this.runner.clone_ref(py);
+        let on_done = this.on_done.borrow_mut().take();
         drop(this);
-        if let Some(purpose) = purpose {
-            Runner::task_done(runner.bind(py), purpose, outcome);
+        if let Some(on_done) = on_done {
+            on_done.task_done(py, outcome);
+        }
+    }
+
+    /// A native future's result arrived: step the task that waits on it.
+    fn resume(task: &Bound<'_, PyAny>) {
+        if let Ok(task) = task.cast::<JourneyTask>() {
+            Self::step(task, None);
         }
     }
 
@@ -265,7 +276,7 @@ impl CoroTask {
 }
 
 #[pymethods]
-impl CoroTask {
+impl JourneyTask {
     /// Wake-up: called by the loop (after a bare yield) or by a future's done callback.
     #[pyo3(signature = (*_args))]
     fn __call__(slf: &Bound<'_, Self>, _args: &Bound<'_, PyTuple>) {

@@ -12,10 +12,12 @@ use pyo3::types::PyTuple;
 use pyo3::PyTraverseError;
 
 use super::done_callbacks::{remove, schedule_all, DoneCallback};
-use super::driver::CoroTask;
-use super::errors::{cancelled_error, invalid_state};
 use super::gil_shared::GilShared;
 use super::send_slot::{AmSend, SendOutcome};
+use crate::errors::{cancelled_error, invalid_state};
+
+/// Steps a driven task waiting on a future (the task type stays the driver's business).
+pub type Resume = fn(&Bound<'_, PyAny>);
 
 enum State {
     Pending,
@@ -26,8 +28,8 @@ enum State {
 
 enum Waiter {
     None,
-    /// A journey driven by the Rust driver.
-    Task(Py<CoroTask>),
+    /// A task driven by Rust, and how to step it.
+    Task(Py<PyAny>, Resume),
     /// asyncio-style done callbacks (and a driven task registered before them).
     Callbacks(Vec<DoneCallback>),
 }
@@ -65,9 +67,9 @@ impl NativeFuture {
 
     /// Registers the driver's task to be stepped when the result arrives (the driver takes
     /// the place of asyncio's blocking handshake).
-    pub fn wait_for_task(&self, task: Py<CoroTask>) {
+    pub fn wait_for_task(&self, task: Py<PyAny>, resume: Resume) {
         self.asyncio_blocking.set(false);
-        *self.waiter.borrow_mut() = Waiter::Task(task);
+        *self.waiter.borrow_mut() = Waiter::Task(task, resume);
     }
 
     /// Sets the result and wakes the waiter: a driven journey is stepped right here (call
@@ -91,8 +93,8 @@ impl NativeFuture {
         let event_loop = slf.borrow().event_loop.clone_ref(py);
         match waiter {
             Waiter::None => {}
-            Waiter::Task(task) if !deferred => CoroTask::step(task.bind(py), None),
-            Waiter::Task(task) => {
+            Waiter::Task(task, resume) if !deferred => resume(task.bind(py)),
+            Waiter::Task(task, _) => {
                 if let Err(e) = event_loop.call_method1(py, "call_soon", (task,)) {
                     e.print(py);
                 }
@@ -180,7 +182,7 @@ impl NativeFuture {
         }
         if let Ok(waiter) = self.waiter.try_borrow() {
             match &*waiter {
-                Waiter::Task(task) => visit.call(task)?,
+                Waiter::Task(task, _) => visit.call(task)?,
                 Waiter::Callbacks(callbacks) => {
                     for callback in callbacks {
                         callback.traverse(&visit)?;
@@ -273,9 +275,8 @@ impl NativeFuture {
                 *waiter = Waiter::Callbacks(callbacks);
             }
             // A driven task was registered first: it becomes a callback too (it is callable).
-            Waiter::Task(task) => {
-                *waiter =
-                    Waiter::Callbacks(vec![DoneCallback::new(task.into_any(), None), callback]);
+            Waiter::Task(task, _) => {
+                *waiter = Waiter::Callbacks(vec![DoneCallback::new(task, None), callback]);
             }
             Waiter::None => *waiter = Waiter::Callbacks(vec![callback]),
         }

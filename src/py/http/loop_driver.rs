@@ -1,10 +1,9 @@
-//! The way back from tokio to the event loop: finished exchanges are queued and an eventfd
-//! is written once per batch; the loop's reader callback drains the queue, builds the Python
-//! results and resolves the waiting futures (stepping driven journeys directly).
+//! The HTTP side of an event loop: where its requests run (the shared HTTP runtime or the
+//! loop thread's own), the requests in flight, and the way back: finished exchanges arrive on a
+//! completion queue (`mite_core::completion`), whose reader callback builds the Python results
+//! and resolves the waiting futures (stepping driven journeys directly).
 
 use std::cell::RefCell;
-use std::io;
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
@@ -12,7 +11,8 @@ use pyo3::prelude::*;
 use rustc_hash::FxHashMap as HashMap;
 
 use super::session::{finish_exchange, get_running_loop, InFlight};
-use crate::py::native_future::NativeFuture;
+use crate::bridge::native_future::NativeFuture;
+use mite_core::completion::CompletionQueue;
 use mite_core::http::Exchange;
 use mite_core::http::{loop_runtime, runtime, LoopRuntime};
 
@@ -20,61 +20,6 @@ use mite_core::http::{loop_runtime, runtime, LoopRuntime};
 pub struct Completion {
     pub id: u64,
     pub exchange: Exchange,
-}
-
-pub struct CompletionQueue {
-    items: Mutex<Vec<Completion>>,
-    eventfd: OwnedFd,
-}
-
-impl CompletionQueue {
-    fn new() -> io::Result<Self> {
-        // SAFETY: plain syscall; a negative result is an error.
-        let fd = unsafe { libc::eventfd(0, libc::EFD_NONBLOCK | libc::EFD_CLOEXEC) };
-        if fd < 0 {
-            return Err(io::Error::last_os_error());
-        }
-        Ok(CompletionQueue {
-            items: Mutex::new(Vec::new()),
-            // SAFETY: a fresh descriptor we own.
-            eventfd: unsafe { OwnedFd::from_raw_fd(fd) },
-        })
-    }
-
-    fn lock(&self) -> std::sync::MutexGuard<'_, Vec<Completion>> {
-        self.items.lock().unwrap_or_else(|e| e.into_inner())
-    }
-
-    /// Queues a completion; wakes the loop only if the queue was empty (one wake per batch).
-    pub fn push(&self, completion: Completion) {
-        let was_empty = {
-            let mut items = self.lock();
-            let was_empty = items.is_empty();
-            items.push(completion);
-            was_empty
-        };
-        if was_empty {
-            let one: u64 = 1;
-            // SAFETY: writes 8 bytes from a live u64 to our eventfd. A full counter (EAGAIN)
-            // still leaves the fd readable, which is all that matters.
-            unsafe { libc::write(self.eventfd.as_raw_fd(), (&one as *const u64).cast(), 8) };
-        }
-    }
-
-    /// Everything queued so far. The eventfd is reset first, so a push racing with this
-    /// either lands in this batch or wakes the loop again.
-    fn take(&self) -> Vec<Completion> {
-        let mut counter: u64 = 0;
-        // SAFETY: reads 8 bytes into a live u64; EAGAIN (nothing pending) is fine.
-        unsafe {
-            libc::read(
-                self.eventfd.as_raw_fd(),
-                (&mut counter as *mut u64).cast(),
-                8,
-            )
-        };
-        std::mem::take(&mut *self.lock())
-    }
 }
 
 thread_local! {
@@ -100,7 +45,7 @@ enum Runtime {
 // last reference may then go away on another thread.
 #[pyclass(frozen, module = "mite._mite")]
 pub struct HttpDriver {
-    queue: Arc<CompletionQueue>,
+    queue: Arc<CompletionQueue<Completion>>,
     event_loop: Py<PyAny>,
     in_flight: Mutex<HashMap<u64, InFlight>>,
     next_id: AtomicU64,
@@ -133,7 +78,7 @@ impl HttpDriver {
                 "cannot create the HTTP completion queue: {e}"
             ))
         })?;
-        let fd = queue.eventfd.as_raw_fd();
+        let fd = queue.fd();
         let runtime = Self::runtime_for(event_loop)?;
         let driver = Bound::new(
             py,
@@ -243,7 +188,7 @@ impl HttpDriver {
     }
 
     /// Where the HTTP runtime delivers this loop's finished requests.
-    pub fn queue(&self) -> Arc<CompletionQueue> {
+    pub fn queue(&self) -> Arc<CompletionQueue<Completion>> {
         self.queue.clone()
     }
 
