@@ -464,7 +464,7 @@ fn prepare_and_run(py: Python<'_>, options: &Options, test: TestRun<'_>) -> Resu
         },
         options.report,
     )
-    .map_err(Fatal::Message)?;
+    .map_err(|e| Fatal::Message(e.to_string()))?;
     let config_manager = build_config(py, options)?;
     let Processors {
         builtins,

@@ -12,7 +12,7 @@ use crate::messages::{Message, Value};
 use crate::recorder::{Recorder, RecorderOutcome, PURGE_MISSING_LOG};
 use crate::stats::{
     format_debug_log, format_exception_log, ConsoleOptions, ConsoleStats, ThresholdArgs,
-    Thresholds, HTTP_STATS_LOGGER, MSG_LOGGER,
+    ThresholdError, Thresholds, HTTP_STATS_LOGGER, MSG_LOGGER,
 };
 
 /// Decides from a message's msgpack bytes whether the collector keeps it
@@ -235,14 +235,12 @@ pub struct Verdict {
 impl Verdict {
     /// Parses the threshold options. `--benchmark-percentiles` only matters with `--report`
     /// (as in mite, which parses it only then).
-    pub fn new(args: &ThresholdArgs<'_>, report: bool) -> Result<Self, String> {
+    pub fn new(args: &ThresholdArgs<'_>, report: bool) -> Result<Self, ThresholdError> {
         let mut args = *args;
         if !report {
             args.benchmark_percentiles = ThresholdArgs::default().benchmark_percentiles;
         }
-        Thresholds::parse(&args)
-            .map(|thresholds| Verdict { thresholds })
-            .map_err(|e| e.to_string())
+        Thresholds::parse(&args).map(|thresholds| Verdict { thresholds })
     }
 
     /// Evaluates the run: logs failures, prints the report; true if the run failed.

@@ -26,7 +26,7 @@ use super::pool::{Conn, Pool, PoolError, RequestBody, Sender};
 use super::request::{method_name, RequestHeaders};
 use super::response::SentHeaders;
 use super::runtime::current_tag;
-use super::tls::{client_config, ClientCert};
+use super::tls::{client_config, ClientCert, TlsError};
 use super::{
     Body, CookieJar, Exchange, HttpError, HttpErrorKind, RequestSpec, ResponseData, Timings,
 };
@@ -50,8 +50,8 @@ impl Default for HttpClientConfig {
 /// The runner's HTTP client: one keep-alive pool per TLS setting, shared by every journey.
 pub struct HttpClient {
     config: HttpClientConfig,
-    verifying: OnceLock<Result<Arc<Pool>, String>>,
-    trusting: OnceLock<Result<Arc<Pool>, String>>,
+    verifying: OnceLock<Result<Arc<Pool>, TlsError>>,
+    trusting: OnceLock<Result<Arc<Pool>, TlsError>>,
     /// Pools for client certificates, by (key file, cert file, verify).
     with_certs: Mutex<HashMap<(String, String, bool), Arc<Pool>>>,
 }
@@ -87,16 +87,31 @@ struct ParsedUrl {
     plain_added: Arc<AddedHeaders>,
 }
 
+/// Why a request's URL or method cannot be sent.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum UrlError {
+    #[error("{0}")]
+    Invalid(String),
+    #[error("unsupported scheme '{0}'")]
+    UnsupportedScheme(String),
+    #[error("the URL has no scheme (http:// or https://)")]
+    NoScheme,
+    #[error("the URL has no host")]
+    NoHost,
+    #[error("bad method: {0}")]
+    BadMethod(String),
+}
+
 impl ParsedUrl {
-    fn parse(url: &str) -> Result<Self, String> {
-        let uri = Uri::from_str(url).map_err(|e| e.to_string())?;
+    fn parse(url: &str) -> Result<Self, UrlError> {
+        let uri = Uri::from_str(url).map_err(|e| UrlError::Invalid(e.to_string()))?;
         let secure = match uri.scheme_str() {
             Some("https") => true,
             Some("http") => false,
-            Some(other) => return Err(format!("unsupported scheme '{other}'")),
-            None => return Err("the URL has no scheme (http:// or https://)".into()),
+            Some(other) => return Err(UrlError::UnsupportedScheme(other.to_owned())),
+            None => return Err(UrlError::NoScheme),
         };
-        let host = uri.host().ok_or("the URL has no host")?;
+        let host = uri.host().ok_or(UrlError::NoHost)?;
         let authority = uri.authority().map_or("", |a| a.as_str()).to_owned();
         let plain_h1_headers = Bytes::from(format!(
             "host: {authority}\r\naccept: */*\r\naccept-encoding: {ACCEPT_ENCODING}\r\n"
@@ -133,7 +148,7 @@ thread_local! {
 /// `url` parsed, from this thread's cache when it was seen before: a load test requests the
 /// same few URLs over and over, and parsing one (and rendering its plain headers) costs more
 /// than looking it up.
-fn parse_url(url: &str) -> Result<ParsedUrl, String> {
+fn parse_url(url: &str) -> Result<ParsedUrl, UrlError> {
     if let Some(parsed) = URLS.with_borrow(|urls| urls.get(url).cloned()) {
         return Ok(parsed);
     }
@@ -157,7 +172,7 @@ struct Hop {
 }
 
 impl Hop {
-    fn new(method: &str, url: &str, body: Body) -> Result<Self, String> {
+    fn new(method: &str, url: &str, body: Body) -> Result<Self, UrlError> {
         let url = parse_url(url)?;
         let target = Target {
             runtime: current_tag(),
@@ -165,7 +180,7 @@ impl Hop {
         };
         Ok(Hop {
             method: Method::from_bytes(method.as_bytes())
-                .map_err(|e| format!("bad method: {e}"))?,
+                .map_err(|e| UrlError::BadMethod(e.to_string()))?,
             method_name: method_name(method),
             url,
             target,
@@ -228,7 +243,7 @@ impl HttpClient {
         ))
     }
 
-    fn pool(&self, verify: bool, cert: Option<&(String, String)>) -> Result<Arc<Pool>, String> {
+    fn pool(&self, verify: bool, cert: Option<&(String, String)>) -> Result<Arc<Pool>, TlsError> {
         if let Some((key, certfile)) = cert {
             let mut pools = self.with_certs.lock().unwrap_or_else(|e| e.into_inner());
             let id = (key.clone(), certfile.clone(), verify);
@@ -259,7 +274,7 @@ impl HttpClient {
                     HttpErrorKind::InvalidUrl,
                     &spec.method,
                     &spec.url,
-                    message,
+                    message.to_string(),
                 ));
                 return exchange;
             }
@@ -267,7 +282,7 @@ impl HttpClient {
         let pool = match self.pool(spec.verify_tls, spec.client_cert.as_ref()) {
             Ok(pool) => pool,
             Err(e) => {
-                exchange.error = Some(hop.error(HttpErrorKind::Certificate, e));
+                exchange.error = Some(hop.error(HttpErrorKind::Certificate, e.to_string()));
                 return exchange;
             }
         };
@@ -320,7 +335,7 @@ impl HttpClient {
                         HttpErrorKind::InvalidUrl,
                         &method,
                         &next,
-                        message,
+                        message.to_string(),
                     ));
                     return exchange;
                 }

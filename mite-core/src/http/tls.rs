@@ -11,6 +11,43 @@ fn provider() -> Arc<rustls::crypto::CryptoProvider> {
     Arc::new(rustls::crypto::ring::default_provider())
 }
 
+/// Why a TLS configuration could not be made.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum TlsError {
+    #[error("reading {path}: {source}")]
+    Read {
+        path: String,
+        source: Arc<std::io::Error>,
+    },
+    #[error("parsing {path}: {source}")]
+    Parse {
+        path: String,
+        source: Arc<std::io::Error>,
+    },
+    #[error("{0} holds no certificate")]
+    NoCertificate(String),
+    #[error("{0} holds no private key")]
+    NoPrivateKey(String),
+    #[error("client certificate: {0}")]
+    ClientCertificate(rustls::Error),
+    #[error("{0}")]
+    Protocol(rustls::Error),
+}
+
+fn read(path: &str) -> Result<Vec<u8>, TlsError> {
+    std::fs::read(path).map_err(|e| TlsError::Read {
+        path: path.to_owned(),
+        source: Arc::new(e),
+    })
+}
+
+fn parse_error(path: &str) -> impl FnOnce(std::io::Error) -> TlsError + '_ {
+    move |e| TlsError::Parse {
+        path: path.to_owned(),
+        source: Arc::new(e),
+    }
+}
+
 /// A client certificate and its key, loaded from PEM files.
 pub struct ClientCert {
     pub chain: Vec<CertificateDer<'static>>,
@@ -19,27 +56,27 @@ pub struct ClientCert {
 
 impl ClientCert {
     /// `cert=(keyfile, certfile)`, mite's (key first) order.
-    pub fn load(keyfile: &str, certfile: &str) -> Result<Self, String> {
-        let cert_pem = std::fs::read(certfile).map_err(|e| format!("reading {certfile}: {e}"))?;
+    pub fn load(keyfile: &str, certfile: &str) -> Result<Self, TlsError> {
+        let cert_pem = read(certfile)?;
         let chain = rustls_pemfile::certs(&mut cert_pem.as_slice())
             .collect::<Result<Vec<_>, _>>()
-            .map_err(|e| format!("parsing {certfile}: {e}"))?;
+            .map_err(parse_error(certfile))?;
         if chain.is_empty() {
-            return Err(format!("{certfile} holds no certificate"));
+            return Err(TlsError::NoCertificate(certfile.to_owned()));
         }
-        let key_pem = std::fs::read(keyfile).map_err(|e| format!("reading {keyfile}: {e}"))?;
+        let key_pem = read(keyfile)?;
         let key = rustls_pemfile::private_key(&mut key_pem.as_slice())
-            .map_err(|e| format!("parsing {keyfile}: {e}"))?
-            .ok_or_else(|| format!("{keyfile} holds no private key"))?;
+            .map_err(parse_error(keyfile))?
+            .ok_or_else(|| TlsError::NoPrivateKey(keyfile.to_owned()))?;
         Ok(ClientCert { chain, key })
     }
 }
 
 /// A TLS configuration; `verify` checks the server's certificate and name.
-pub fn client_config(verify: bool, cert: Option<ClientCert>) -> Result<ClientConfig, String> {
+pub fn client_config(verify: bool, cert: Option<ClientCert>) -> Result<ClientConfig, TlsError> {
     let builder = ClientConfig::builder_with_provider(provider())
         .with_safe_default_protocol_versions()
-        .map_err(|e| e.to_string())?;
+        .map_err(TlsError::Protocol)?;
     let builder = if verify {
         let roots = RootCertStore {
             roots: webpki_roots::TLS_SERVER_ROOTS.to_vec(),
@@ -53,7 +90,7 @@ pub fn client_config(verify: bool, cert: Option<ClientCert>) -> Result<ClientCon
     let mut config = match cert {
         Some(cert) => builder
             .with_client_auth_cert(cert.chain, cert.key)
-            .map_err(|e| format!("client certificate: {e}"))?,
+            .map_err(TlsError::ClientCertificate)?,
         None => builder.with_no_client_auth(),
     };
     config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
