@@ -10,13 +10,12 @@ use std::sync::Arc;
 
 use pyo3::exceptions::{PyAttributeError, PyTypeError};
 use pyo3::prelude::*;
-use pyo3::types::{PyDict, PyString, PyTuple};
+use pyo3::types::{PyDict, PyString};
 
+use super::active_transaction::current_transaction;
 use super::convert::{to_arc_str, to_value};
 use super::sink::MessageSink;
-use super::transaction::Transaction;
 use crate::bridge::awaitable::Ready;
-use crate::bridge::contextvars;
 use crate::bridge::gil_shared::GilShared;
 use mite_core::bus::BusSender;
 use mite_core::clock::unix_time;
@@ -168,50 +167,6 @@ impl Context {
     }
 }
 
-/// A `(full name, id)` tuple of the transaction variable and its Rust form.
-type SeenTransaction = (Py<PyAny>, Arc<str>, u64);
-
-thread_local! {
-    /// The transaction tuple seen last: messages mostly come from the transaction just entered,
-    /// so this saves re-reading the name. Holding the tuple keeps its identity from being
-    /// reused by another object.
-    static LAST_TRANSACTION: std::cell::RefCell<Option<SeenTransaction>> =
-        const { std::cell::RefCell::new(None) };
-}
-
-/// Remembers the tuple a transaction just stored in the variable.
-pub fn remember_transaction(value: &Bound<'_, PyAny>, name: Arc<str>, id: u64) {
-    LAST_TRANSACTION.with_borrow_mut(|last| *last = Some((value.clone().unbind(), name, id)));
-}
-
-/// The innermost active transaction of the current task: `(full name, id)`.
-pub fn current_transaction(py: Python<'_>) -> PyResult<Option<(Arc<str>, u64)>> {
-    let var = contextvars::active_transaction_var(py)?;
-    let Some(value) = contextvars::get(var)? else {
-        return Ok(None);
-    };
-    let cached = LAST_TRANSACTION.with_borrow(|last| match last {
-        Some((tuple, name, id)) if tuple.bind(py).is(&value) => Some((name.clone(), *id)),
-        _ => None,
-    });
-    if cached.is_some() {
-        return Ok(cached);
-    }
-    let Ok(pair) = value.cast::<PyTuple>() else {
-        return Ok(None);
-    };
-    if pair.len() != 2 {
-        return Ok(None);
-    }
-    let name = pair.get_item(0)?;
-    let Ok(name) = name.cast::<PyString>() else {
-        return Ok(None);
-    };
-    let (name, id) = (to_arc_str(name)?, pair.get_item(1)?.extract()?);
-    remember_transaction(&value, name.clone(), id);
-    Ok(Some((name, id)))
-}
-
 #[pymethods]
 impl Context {
     #[new]
@@ -358,10 +313,5 @@ impl Context {
             }
         }
         Ok(Ready::none(py))
-    }
-
-    /// `async with ctx.transaction(name):` — names nest as `outer :: inner`.
-    fn transaction(slf: Py<Self>, name: Bound<'_, PyString>) -> Transaction {
-        Transaction::new(slf, name.unbind())
     }
 }

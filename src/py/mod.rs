@@ -1,6 +1,7 @@
 //! PyO3 bindings: the `mite._mite` extension module. One file per Python-facing concern;
 //! logic that does not need Python lives in the core modules.
 
+mod active_transaction;
 mod cli;
 mod context;
 mod convert;

@@ -10,7 +10,8 @@ use pyo3::exceptions::{PyException, PyRuntimeError, PySystemExit};
 use pyo3::prelude::*;
 use pyo3::types::{PyString, PyTuple};
 
-use super::context::{current_transaction, remember_transaction, Context};
+use super::active_transaction::{current_transaction, remember_transaction};
+use super::context::Context;
 use super::exception_report::{post_mortem, ExceptionReport};
 use crate::bridge::awaitable::Ready;
 use crate::bridge::contextvars;
@@ -31,11 +32,15 @@ pub struct Transaction {
     active: Option<Active>,
 }
 
-impl Transaction {
-    pub fn new(ctx: Py<Context>, name: Py<PyString>) -> Self {
+// `ctx.transaction` is defined here rather than with the rest of `Context`'s methods, so that
+// the context does not depend on its transactions (pyo3's `multiple-pymethods`).
+#[pymethods]
+impl Context {
+    /// `async with ctx.transaction(name):` — names nest as `outer :: inner`.
+    fn transaction(slf: Py<Self>, name: Bound<'_, PyString>) -> Transaction {
         Transaction {
-            ctx,
-            name,
+            ctx: slf,
+            name: name.unbind(),
             active: None,
         }
     }

@@ -22,7 +22,8 @@ use super::loop_driver::{Completion, HttpDriver};
 use super::response::{RequestOptions, Response};
 use crate::bridge::contextvars;
 use crate::bridge::native_future::NativeFuture;
-use crate::py::context::{current_transaction, Context};
+use crate::py::active_transaction::current_transaction;
+use crate::py::context::Context;
 use crate::py::convert::{to_arc_str, to_py, to_value};
 use mite_core::bus::BusSender;
 use mite_core::http::{
