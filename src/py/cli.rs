@@ -231,12 +231,9 @@ fn build_config<'py>(py: Python<'py>, options: &Options) -> Result<Bound<'py, Py
             )
             .map_err(|e| py_fatal(py, "setting the config", &e))?;
     }
-    for pair in &options.add_to_config {
-        let Some((key, value)) = pair.split_once(':') else {
-            return Err(Fatal::Message(format!(
-                "--add-to-config '{pair}' is not of the form key:value"
-            )));
-        };
+    let pairs =
+        cli::config_pairs(&options.add_to_config).map_err(|e| Fatal::Message(e.to_string()))?;
+    for (key, value) in pairs {
         manager
             .call_method1("set", (key, value))
             .map_err(|e| py_fatal(py, "setting the config", &e))?;

@@ -3,8 +3,10 @@
 //! As with mite's `[options]`, every option is accepted by every command. Parsing is pure
 //! Rust; running a command needs Python and lives in the bindings.
 
+mod config_pairs;
 mod options;
 
+pub use config_pairs::{config_pairs, ConfigPairError};
 pub use options::{Command, JourneyCommand, Num, OptionValue, Options, ScenarioCommand};
 
 use clap::Parser;
