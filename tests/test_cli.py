@@ -99,6 +99,42 @@ def test_scenario_function_config_set_is_seen_as_ctx_config_in_journeys(mite_pro
     assert mite_project.observed() == [{"app_url": "http://127.0.0.1:8000"}] * 2
 
 
+def test_config_set_during_the_run_reaches_running_journeys(mite_project):
+    # The runner asks the controller for config changes as the test goes (mite's runners get
+    # them with each work request); here a volume model sets a key one second in.
+    mite_project.write(
+        "scenarios.py",
+        """
+        import asyncio
+        from observe import observe
+
+        async def journey(ctx):
+            await asyncio.sleep(0.2)
+            observe(phase=ctx.config.get("phase"))
+
+        def scenario(config):
+            config.set("phase", "warm-up")
+
+            def volume(start, end):
+                if start >= 1:
+                    config.set("phase", "steady")
+                if start >= 3:
+                    raise __import__("mite.scenario").scenario.StopVolumeModel
+                return 1
+
+            return [("scenarios:journey", None, volume)]
+        """,
+    )
+
+    result = mite_project.run("scenario", "test", "scenarios:scenario")
+
+    assert result.returncode == 0, result.stderr
+    phases = [seen["phase"] for seen in mite_project.observed()]
+    assert phases[0] == "warm-up"
+    assert phases[-1] == "steady"
+    assert phases == sorted(phases, key=["warm-up", "steady"].index)
+
+
 def test_scenario_sender_delivers_purge_data_to_the_recorder(mite_project):
     users = mite_project.path / "recorder-data" / "users.msgpack"
     users.parent.mkdir()

@@ -162,6 +162,25 @@ def test_recyclable_pool_checkin_before_first_checkout_logs_an_error(caplog):
     ]
 
 
+def test_recyclable_pool_refuses_an_item_that_is_not_checked_out(caplog):
+    # mite would queue the id twice and hand the item to two journeys at once.
+    pool = RecyclableIterableDataPool(["a", "b"])
+    first = checkout(pool)
+    checkin(pool, first.id)
+
+    with caplog.at_level(logging.ERROR, logger="mite.datapools"):
+        checkin(pool, first.id)
+        checkin(pool, 7)
+
+    assert [r.getMessage() for r in caplog.records] == [
+        f"{pool!r}: checkin refused: item 0 was not checked out",
+        f"{pool!r}: checkin refused: item 7 is not one of the pool's 2 items",
+    ]
+    assert [checkout(pool).data for _ in range(2)] == ["b", "a"]
+    with pytest.raises(Exception, match=EMPTIED):
+        checkout(pool)
+
+
 def test_recyclable_pool_checkin_before_first_checkout_does_not_queue_the_id(caplog):
     pool = RecyclableIterableDataPool(["a", "b"])
 

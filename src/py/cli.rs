@@ -8,7 +8,8 @@ use pyo3::exceptions::{PyKeyboardInterrupt, PyModuleNotFoundError};
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyList, PyString, PyTuple};
 
-use super::runner::{RunEnd, Runner, RunnerOptions, ScenarioSpec};
+use super::controller::{LocalController, ScenarioSpec};
+use super::runner::{RunEnd, Runner, RunnerOptions};
 use super::sink::MessageSink;
 use crate::errors::one_line;
 use mite_core::bus::processors::{self, BuiltinSet, CollectorFilter, ProcessorConfig, Verdict};
@@ -239,31 +240,6 @@ fn build_config<'py>(py: Python<'py>, options: &Options) -> Result<Bound<'py, Py
             .map_err(|e| py_fatal(py, "setting the config", &e))?;
     }
     Ok(manager)
-}
-
-/// The config dict journeys see as `ctx.config`.
-fn journey_config<'py>(
-    py: Python<'py>,
-    manager: &Bound<'py, PyAny>,
-) -> Result<Bound<'py, PyDict>, Fatal> {
-    let pairs = manager
-        .call_method1("get_changes_for_runner", (1,))
-        .map_err(|e| py_fatal(py, "reading the config", &e))?;
-    let dict = PyDict::new(py);
-    for pair in pairs
-        .try_iter()
-        .map_err(|e| py_fatal(py, "reading the config", &e))?
-    {
-        let pair = pair.map_err(|e| py_fatal(py, "reading the config", &e))?;
-        dict.set_item(
-            pair.get_item(0)
-                .map_err(|e| py_fatal(py, "reading the config", &e))?,
-            pair.get_item(1)
-                .map_err(|e| py_fatal(py, "reading the config", &e))?,
-        )
-        .map_err(|e| py_fatal(py, "reading the config", &e))?;
-    }
-    Ok(dict)
 }
 
 /// Calls the scenario function with `config` and/or `sender` injected by parameter name.
@@ -531,21 +507,29 @@ fn run_scenarios(
             vec![journey_scenario(py, journey, datapool, once, volume)?]
         }
     };
-    let config = journey_config(py, config_manager)?;
+    let scheduler = SchedulerConfig {
+        start_delay: options.delay_start_seconds.value,
+        period: options.max_loop_delay.value.max(0.001),
+        spawn_rate: Some(options.spawn_rate.value),
+    };
+    let test_name = test.name();
+    let controller = LocalController::new(
+        py,
+        scheduler,
+        &scenarios,
+        config_manager.clone().unbind(),
+        std::sync::Arc::from(test_name.as_str()),
+    )
+    .map_err(|e| py_fatal(py, "creating the controller", &e))?;
     run_loop(
         py,
         RunnerOptions {
-            test_name: test.name(),
-            config: config.into_any().unbind(),
+            test_name,
             sink: sink.unbind(),
-            scheduler: SchedulerConfig {
-                start_delay: options.delay_start_seconds.value,
-                period: options.max_loop_delay.value.max(0.001),
-                spawn_rate: Some(options.spawn_rate.value),
-            },
             debug: options.debugging,
             use_asyncio_tasks: options.asyncio_tasks,
         },
+        controller,
         scenarios,
         options.memory_tracing,
     )
@@ -607,6 +591,7 @@ fn journey_scenario<'py>(
 fn run_loop(
     py: Python<'_>,
     options: RunnerOptions,
+    controller: LocalController,
     scenarios: Vec<ScenarioSpec>,
     memory_tracing: bool,
 ) -> Result<RunEnd, Fatal> {
@@ -627,8 +612,14 @@ fn run_loop(
     asyncio
         .call_method1("set_event_loop", (&event_loop,))
         .map_err(|e| py_fatal(py, "setting the event loop", &e))?;
-    let runner = Runner::create(py, event_loop.clone().unbind(), options, scenarios)
-        .map_err(|e| py_fatal(py, "creating the runner", &e))?;
+    let runner = Runner::create(
+        py,
+        event_loop.clone().unbind(),
+        options,
+        controller,
+        scenarios,
+    )
+    .map_err(|e| py_fatal(py, "creating the runner", &e))?;
     let runner = runner.bind(py);
     let result = (|| -> PyResult<()> {
         let signal = py.import("signal")?;

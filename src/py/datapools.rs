@@ -3,7 +3,6 @@
 //! From Python they keep mite's async protocol (`await pool.checkout(config)`,
 //! `await pool.checkin(item_id)`); the scheduler calls the Rust methods directly instead.
 
-use std::collections::VecDeque;
 use std::sync::Mutex;
 
 use pyo3::exceptions::PyException;
@@ -13,6 +12,7 @@ use pyo3::types::{PyDict, PyIterator, PyTuple, PyType};
 
 use crate::bridge::awaitable::Ready;
 use crate::errors::new_datapool_exhausted;
+use mite_core::engine::{CheckinError, RecycleQueue};
 
 /// `mite.datapools.DataPoolItem(id, data)`.
 fn data_pool_item<'py>(
@@ -35,8 +35,17 @@ enum Recyclable {
     Unread(Option<Py<PyAny>>),
     Ready {
         items: Vec<Py<PyAny>>,
-        available: VecDeque<usize>,
+        queue: RecycleQueue,
     },
+}
+
+/// Why a recyclable pool did not take an item back.
+#[derive(Debug, thiserror::Error)]
+pub enum RecyclableCheckinError {
+    #[error("the datapool was not read yet")]
+    NotRead,
+    #[error(transparent)]
+    Refused(#[from] CheckinError),
 }
 
 /// Hands out items round-robin forever: checked-in ids go to the back of the queue.
@@ -67,8 +76,8 @@ impl RecyclableIterableDataPool {
                 return Err(e);
             }
         };
-        let available = (0..items.len()).collect();
-        *lock(&self.state) = Recyclable::Ready { items, available };
+        let queue = RecycleQueue::new(items.len());
+        *lock(&self.state) = Recyclable::Ready { items, queue };
         Ok(())
     }
 
@@ -76,21 +85,18 @@ impl RecyclableIterableDataPool {
     pub fn try_checkout(&self, py: Python<'_>) -> PyResult<Option<(usize, Py<PyAny>)>> {
         self.ensure_read(py)?;
         match &mut *lock(&self.state) {
-            Recyclable::Ready { items, available } => Ok(available
-                .pop_front()
-                .map(|id| (id, items[id].clone_ref(py)))),
+            Recyclable::Ready { items, queue } => {
+                Ok(queue.checkout().map(|id| (id, items[id].clone_ref(py))))
+            }
             Recyclable::Unread(_) => Ok(None),
         }
     }
 
-    /// Returns an item to the back of the queue; `false` before the pool was read.
-    pub fn checkin_id(&self, id: usize) -> bool {
+    /// Returns item `index` to the back of the queue.
+    pub fn checkin_index(&self, index: usize) -> Result<(), RecyclableCheckinError> {
         match &mut *lock(&self.state) {
-            Recyclable::Ready { available, .. } => {
-                available.push_back(id);
-                true
-            }
-            Recyclable::Unread(_) => false,
+            Recyclable::Ready { queue, .. } => Ok(queue.checkin(index)?),
+            Recyclable::Unread(_) => Err(RecyclableCheckinError::NotRead),
         }
     }
 
@@ -135,12 +141,18 @@ impl RecyclableIterableDataPool {
     /// `await pool.checkin(item_id)`.
     fn checkin(slf: &Bound<'_, Self>, item_id: usize) -> PyResult<Py<Ready>> {
         let py = slf.py();
-        if !slf.get().checkin_id(item_id) {
-            let message = format!(
+        let message = match slf.get().checkin_index(item_id) {
+            Ok(()) => None,
+            Err(RecyclableCheckinError::NotRead) => Some(format!(
                 "{}: checkin called for {item_id} before the datapool was initialized!  \
                  Maybe a stale runner is hanging around",
                 slf.repr()?
-            );
+            )),
+            Err(RecyclableCheckinError::Refused(e)) => {
+                Some(format!("{}: checkin refused: {e}", slf.repr()?))
+            }
+        };
+        if let Some(message) = message {
             py.import("logging")?
                 .call_method1("getLogger", ("mite.datapools",))?
                 .call_method1("error", (message,))?;

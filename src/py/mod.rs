@@ -4,6 +4,7 @@
 mod active_transaction;
 mod cli;
 mod context;
+mod controller;
 mod convert;
 mod datapools;
 mod exception_report;

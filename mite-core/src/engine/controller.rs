@@ -173,6 +173,11 @@ impl<M: VolumeModel> Controller<M> {
         }
     }
 
+    /// Journeys granted to `runner` and not yet reported finished or given back.
+    pub fn outstanding(&self, runner: RunnerId) -> u64 {
+        self.runners.get(&runner).map_or(0, RunnerEntry::total)
+    }
+
     /// Evaluates the volume models if a period ended.
     pub fn refresh(&mut self, now: f64) -> Result<Vec<Removal>, ControllerError<M::Error>> {
         self.scheduler

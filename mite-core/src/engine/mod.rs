@@ -1,15 +1,20 @@
 //! Scheduling, the controller side of mite: volume models evaluated per period, the spawn-rate
-//! cap, and the seam through which runners ask for work (`Controller`).
+//! cap, datapool checkouts by item id, and the seam through which runners ask for work
+//! (`Controller`, and `Dispatcher` joining its grants with datapool items).
 //!
 //! The bindings supply volume models and datapools and start the journeys; this module only
 //! does the arithmetic and the bookkeeping.
 
 mod controller;
+mod datapool;
+mod dispatcher;
 mod scheduler;
 mod spawn_limit;
 
 pub use controller::{
     Controller, ControllerError, ControllerReport, RunnerId, WorkGrant, RUNNER_TIMEOUT,
 };
+pub use datapool::{CheckinError, Checkout, DataSource, RecycleQueue, Taken};
+pub use dispatcher::{Dispatch, DispatchError, Dispatcher, Work};
 pub use scheduler::{Removal, ScenarioId, Scheduler, SchedulerConfig, Volume, VolumeModel};
 pub use spawn_limit::SpawnLimit;

@@ -1,5 +1,5 @@
-//! A journey's end: report its error, send the `__root__` transaction, check its item back in
-//! and let the scheduler refill the slot.
+//! A journey's end: report its error, send the `__root__` transaction, and report it finished
+//! with its item id to the controller, which checks the item in and refills the slot.
 
 use super::*;
 
@@ -49,17 +49,14 @@ impl Runner {
             log::error!(target: "mite.runner", "sending txn failed: {}", one_line(py, &e));
         }
         drop(ctx);
-        if let Some(item) = run.item {
-            Self::checkin(slf, run.scenario, item);
-        }
         let pumping = {
             let mut state = this.state.borrow_mut();
             let runner = state.runner_id;
-            // In-process the runner reports each finished journey at once, so the
-            // controller's counts are exact when the pump next asks for work.
-            let _ = state.controller.report_finished(runner, &[run.scenario]);
+            let item = run.item.map(|item| item.id);
+            state.controller.finished(py, runner, run.scenario, item);
             state.pumping
         };
+        Self::step_pool_calls(slf);
         if !pumping {
             Self::pump(slf);
         }

@@ -48,7 +48,7 @@ impl Runner {
         });
         let ctx = Context::for_journey(
             this.sink.clone_ref(py),
-            this.config.clone_ref(py),
+            this.config.clone_ref(py).into_any(),
             envelope,
             this.stop_flag.clone(),
             this.debug,
@@ -99,10 +99,11 @@ impl Runner {
             Err(e) => {
                 {
                     let mut state = this.state.borrow_mut();
-                    for (id, _) in &waiting {
-                        state.give_back(*id);
+                    for (id, item) in waiting {
+                        state.give_back(py, id, item);
                     }
                 }
+                Self::step_pool_calls(slf);
                 this.fail(
                     py,
                     format!("fixture {label:?} failed: {}", one_line(py, &e)),

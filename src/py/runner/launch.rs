@@ -72,16 +72,15 @@ impl Runner {
             (entry.journey.clone_ref(py), entry.journey_spec.clone())
         };
         if let Err(message) = this.check_arity(py, id, &journey, &spec, item.as_ref()) {
-            if let Some(item) = item {
-                Self::checkin(slf, id, item);
-            }
-            this.abandon(py, id, message);
+            this.abandon(py, id, item, message);
+            Self::step_pool_calls(slf);
             return;
         }
         let fixture = match this.fixture(id) {
             Ok(f) => f,
             Err(message) => {
-                this.abandon(py, id, message);
+                this.abandon(py, id, item, message);
+                Self::step_pool_calls(slf);
                 return;
             }
         };
@@ -192,13 +191,13 @@ impl Runner {
                 (keys::scenario_id(), Value::UInt(u64::from(id))),
                 (
                     keys::scenario_data_id(),
-                    item.as_ref().map_or(Value::Nil, |i| i.id_value.clone()),
+                    item.as_ref().map_or(Value::Nil, |i| i.id.value.clone()),
                 ),
             ],
         });
         let context = Context::for_journey(
             this.sink.clone_ref(py),
-            this.config.clone_ref(py),
+            this.config.clone_ref(py).into_any(),
             envelope,
             this.stop_flag.clone(),
             this.debug,
@@ -206,11 +205,9 @@ impl Runner {
         let prepared = match this.prepare(py, id, context, &journey, item.as_ref()) {
             Ok(prepared) => prepared,
             Err(e) => {
-                this.abandon(
-                    py,
-                    id,
-                    format!("cannot start journey {spec}: {}", one_line(py, &e)),
-                );
+                let message = format!("cannot start journey {spec}: {}", one_line(py, &e));
+                this.abandon(py, id, item, message);
+                Self::step_pool_calls(slf);
                 return;
             }
         };
@@ -236,7 +233,7 @@ impl Runner {
         };
         let name = TaskName::Journey {
             scenario: id,
-            data_id: run.item.as_ref().map(|i| i.id.clone_ref(py)),
+            data_id: run.item.as_ref().map(|i| i.id.object.clone_ref(py)),
             spec: spec.clone(),
         };
         if this.use_asyncio_tasks {
@@ -247,7 +244,9 @@ impl Runner {
             Ok(it) => it,
             Err(()) => {
                 let shown = py_repr(&awaitable);
-                this.abandon(py, id, format!("journey {spec} returned {shown}, not an awaitable: journeys must be async functions"));
+                let message = format!("journey {spec} returned {shown}, not an awaitable: journeys must be async functions");
+                this.abandon(py, id, run.item, message);
+                Self::step_pool_calls(slf);
                 return;
             }
         };
@@ -345,7 +344,7 @@ impl Runner {
                     .insert(serial, task.unbind());
             }
             Err(e) => {
-                this.state.borrow_mut().give_back(scenario);
+                this.state.borrow_mut().give_back(py, scenario, None);
                 this.fail(
                     py,
                     format!("cannot start a journey task: {}", one_line(py, &e)),

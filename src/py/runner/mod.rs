@@ -1,20 +1,21 @@
-//! The runner: starts journeys as the scheduler asks, drives them, and reports them.
+//! The runner: asks the controller for work, starts and steps the journeys it is given, and
+//! reports each one's end (with its datapool item id) back to the controller.
 //!
-//! `schedule` keeps the period timer and starts what the scheduler plans; `datapools` takes
-//! items out and puts them back; `launch` creates a journey's context and coroutine;
-//! `fixtures` computes journey fixtures; `finish` reports a journey's end.
+//! `schedule` keeps the period timer and starts the work items it is given; `pool_calls`
+//! steps the awaitables of Python datapools the controller called; `launch` creates a
+//! journey's context and coroutine; `fixtures` computes journey fixtures; `finish` reports a
+//! journey's end.
 //!
 //! Everything here runs on the event-loop thread. Journeys start from loop callbacks (the
 //! period timer, a journey finishing, a deferred pump), never from inside another task's
 //! step, so each journey can be registered as asyncio's current task while it runs.
 
-mod datapools;
 mod finish;
 mod fixtures;
 mod launch;
+mod pool_calls;
 mod schedule;
 
-use datapools::{Item, Pool};
 use fixtures::{fixture_of, Fixture, FixtureSpec};
 pub use launch::{JourneyRun, Purpose};
 
@@ -26,22 +27,20 @@ use std::time::Instant;
 
 use pyo3::exceptions::{PyKeyboardInterrupt, PySystemExit};
 use pyo3::prelude::*;
-use pyo3::types::{IntoPyDict, PyTuple};
+use pyo3::types::{PyDict, PyTuple};
 use rustc_hash::FxHashMap;
 
 use super::context::Context;
-use super::convert::to_value;
-use super::datapools::{IterableDataPool, RecyclableIterableDataPool, SingleRunDataPool};
+use super::controller::{Failure, ItemId, LocalController, ScenarioSpec, WorkItem};
 use super::sink::MessageSink;
 use super::transaction::{enter, report_exception, send_txn};
-use super::volume::PyVolumeModel;
 use crate::bridge::contextvars;
 use crate::bridge::gil_shared::GilShared;
 use crate::bridge::journey_task::{JourneyTask, OnTaskDone, TaskName};
-use crate::errors::{datapool_exhausted, one_line};
+use crate::errors::one_line;
 use mite_core::clock::unix_time;
-use mite_core::engine::{Controller, Removal, RunnerId, ScenarioId, SchedulerConfig};
-use mite_core::messages::{keys, Envelope, Message, Value};
+use mite_core::engine::{RunnerId, ScenarioId};
+use mite_core::messages::{keys, Envelope, Value};
 
 /// Journeys started per loop callback at most, so journeys that finish without suspending
 /// cannot keep the event loop from running timers and I/O.
@@ -51,19 +50,9 @@ const REPORT_INTERVAL: f64 = 1.0;
 /// Seconds cancelled journeys get to finish after an interrupt.
 const INTERRUPT_GRACE: f64 = 5.0;
 
-/// One scenario as the CLI resolved it.
-pub struct ScenarioSpec {
-    pub journey_spec: String,
-    pub journey: Py<PyAny>,
-    pub datapool: Option<Py<PyAny>>,
-    pub volume_model: Py<PyAny>,
-}
-
 pub struct RunnerOptions {
     pub test_name: String,
-    pub config: Py<PyAny>,
     pub sink: Py<MessageSink>,
-    pub scheduler: SchedulerConfig,
     pub debug: bool,
     /// Run journeys as plain asyncio Tasks instead of with the Rust driver.
     pub use_asyncio_tasks: bool,
@@ -86,15 +75,19 @@ struct ScenarioEntry {
     journey: Py<PyAny>,
     /// mite's `_fixture` attributes of the journey, or why they are unusable.
     fixture: Result<Option<Arc<FixtureSpec>>, String>,
-    pool: Pool,
     /// Datapool item lengths already checked against the journey's signature.
     checked_arities: HashSet<usize>,
-    starvation_warned: bool,
+}
+
+/// A datapool item given to one journey execution.
+pub(super) struct Item {
+    pub(super) id: ItemId,
+    pub(super) data: Py<PyAny>,
 }
 
 struct RunnerState {
     /// The controller side of the seam, in this process: this runner asks it for work.
-    controller: Controller<PyVolumeModel>,
+    controller: LocalController,
     /// This runner's id, from its hello to the controller.
     runner_id: RunnerId,
     scenarios: Vec<ScenarioEntry>,
@@ -114,10 +107,11 @@ struct RunnerState {
 }
 
 impl RunnerState {
-    /// A journey the controller granted could not start: its slot goes back.
-    fn give_back(&mut self, id: ScenarioId) {
+    /// A work item the controller granted could not start: it goes back.
+    fn give_back(&mut self, py: Python<'_>, id: ScenarioId, item: Option<Item>) {
         let runner = self.runner_id;
-        self.controller.give_back(runner, id);
+        self.controller
+            .give_back(py, runner, id, item.map(|item| item.id));
     }
 }
 
@@ -127,7 +121,8 @@ pub struct Runner {
     state: GilShared<RefCell<RunnerState>>,
     event_loop: Py<PyAny>,
     sink: Py<MessageSink>,
-    config: Py<PyAny>,
+    /// `ctx.config`: the config the controller gave at hello, updated with its changes.
+    config: Py<PyDict>,
     test_name: Arc<str>,
     stop_flag: Arc<AtomicBool>,
     debug: bool,
@@ -138,24 +133,17 @@ pub struct Runner {
 }
 
 impl Runner {
+    /// A runner of `specs`' journeys that says hello to `controller` and asks it for work.
     pub fn create(
         py: Python<'_>,
         event_loop: Py<PyAny>,
         options: RunnerOptions,
+        mut controller: LocalController,
         specs: Vec<ScenarioSpec>,
     ) -> PyResult<Py<Runner>> {
-        // In-process, the runner cannot go silent without the controller stopping too.
-        let mut controller = Controller::new(options.scheduler, None);
+        let (runner_id, config) = controller.hello(py, 0.0)?;
         let mut scenarios = Vec::with_capacity(specs.len());
         for spec in specs {
-            let id = controller.add_scenario(PyVolumeModel::new(spec.volume_model.clone_ref(py)));
-            log::info!(
-                target: "mite.scenario",
-                "Added scenario id={id} journey_spec={} datapool={} volumemodel={}",
-                py_repr(spec.journey_spec.clone().into_pyobject(py)?.as_any()),
-                spec.datapool.as_ref().map_or("None".into(), |d| py_repr(d.bind(py))),
-                py_repr(spec.volume_model.bind(py)),
-            );
             let fixture = fixture_of(spec.journey.bind(py))
                 .map(|f| f.map(Arc::new))
                 .map_err(|e| {
@@ -169,9 +157,7 @@ impl Runner {
                 fixture,
                 journey_spec: Arc::from(spec.journey_spec.as_str()),
                 journey: spec.journey,
-                pool: Pool::classify(py, spec.datapool),
                 checked_arities: HashSet::new(),
-                starvation_warned: false,
             });
         }
         let done_future = event_loop.call_method0(py, "create_future")?;
@@ -179,7 +165,7 @@ impl Runner {
             py,
             Runner {
                 state: GilShared::new(RefCell::new(RunnerState {
-                    runner_id: controller.hello(0.0),
+                    runner_id,
                     controller,
                     scenarios,
                     running: FxHashMap::default(),
@@ -198,7 +184,7 @@ impl Runner {
                 })),
                 event_loop,
                 sink: options.sink,
-                config: options.config,
+                config: config.unbind(),
                 test_name: Arc::from(options.test_name.as_str()),
                 stop_flag: Arc::new(AtomicBool::new(false)),
                 debug: options.debug,
@@ -280,6 +266,7 @@ impl Runner {
         };
         this.refresh(py, now);
         if report_due {
+            this.update_config(py);
             this.send_report(py);
         }
         Self::pump(slf);

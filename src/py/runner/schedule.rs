@@ -1,52 +1,43 @@
-//! The schedule: period ticks, asking the controller for work and starting it, controller reports, and
+//! The schedule: period ticks, asking the controller for work and starting it, controller
+//! reports and config changes, and
 //! ending the run (normally, on interrupt, or on a fatal error).
 
 use super::*;
-use mite_core::engine::ControllerError;
 
 impl Runner {
-    /// Evaluates volume models at period boundaries and logs removals.
+    /// Lets the controller evaluate volume models at period boundaries.
     pub(super) fn refresh(&self, py: Python<'_>, now: f64) {
-        let result = self.state.borrow_mut().controller.refresh(now);
-        self.after_controller(py, result.map(|removals| (removals, ())));
+        let result = self.state.borrow_mut().controller.refresh(py, now);
+        self.after_controller(py, result);
     }
 
-    /// Asks the controller for work: the scenario ids of the journeys to start now.
-    fn request_work(&self, py: Python<'_>, now: f64) -> Vec<ScenarioId> {
+    /// Asks the controller for at most `at_most` work items to start now.
+    fn request_work(slf: &Bound<'_, Self>, now: f64, at_most: usize) -> Vec<WorkItem> {
+        let this = slf.borrow();
+        let py = slf.py();
         let result = {
-            let mut state = self.state.borrow_mut();
+            let mut state = this.state.borrow_mut();
             let runner = state.runner_id;
-            state.controller.request_work(runner, now, &[], None)
+            state
+                .controller
+                .request_work(py, runner, now, at_most as u64)
         };
-        self.after_controller(py, result.map(|grant| (grant.removals, grant.starts)))
-            .unwrap_or_default()
+        let work = this.after_controller(py, result).unwrap_or_default();
+        Self::step_pool_calls(slf);
+        work
     }
 
-    /// Logs what the controller removed, fails the run on a broken volume model, and raises
-    /// the stop flag once no scenario is left.
-    fn after_controller<T>(
+    /// Fails the run on a controller-side failure (a broken volume model or datapool), and
+    /// raises the stop flag once no scenario is left.
+    pub(super) fn after_controller<T>(
         &self,
         py: Python<'_>,
-        result: Result<(Vec<Removal>, T), ControllerError<PyErr>>,
+        result: Result<T, Failure>,
     ) -> Option<T> {
         let rest = match result {
-            Ok((removals, rest)) => {
-                self.log_removals(&removals);
-                Some(rest)
-            }
-            Err(ControllerError::VolumeModel(id, e)) => {
-                let spec = self.journey_spec(id);
-                self.fail(
-                    py,
-                    format!(
-                        "volume model of scenario {id} ({spec}) failed: {}",
-                        one_line(py, &e)
-                    ),
-                );
-                None
-            }
-            Err(e) => {
-                self.fail(py, e.to_string());
+            Ok(rest) => Some(rest),
+            Err(Failure(message)) => {
+                self.fail(py, message);
                 None
             }
         };
@@ -54,31 +45,6 @@ impl Runner {
             self.stop_flag.store(true, Ordering::Relaxed);
         }
         rest
-    }
-
-    pub(super) fn log_removals(&self, removals: &[Removal]) {
-        for removal in removals {
-            match removal {
-                Removal::VolumeModelStopped(id) => log::info!(
-                    target: "mite.scenario",
-                    "Removed scenario {id} because volume model raised StopVolumeModel"
-                ),
-                Removal::DataPoolExhausted(id) => log::info!(
-                    target: "mite.scenario",
-                    "Removed scenario {id} because data pool exhausted"
-                ),
-            }
-        }
-        if !removals.is_empty() && !self.state.borrow().controller.is_active() {
-            let text = match removals.last() {
-                Some(Removal::DataPoolExhausted(_)) => {
-                    "All scenarios removed from scenario tracker"
-                }
-                _ => "All scenarios have been removed from scenario tracker",
-            };
-            log::info!(target: "mite.scenario", "{text}");
-            self.stop_flag.store(true, Ordering::Relaxed);
-        }
     }
 
     pub(super) fn journey_spec(&self, id: ScenarioId) -> Arc<str> {
@@ -105,43 +71,53 @@ impl Runner {
         // One clock read per pump: starting journeys takes microseconds, and a slot a journey
         // freed while starting is planned at the same instant on the next round.
         let now = this.now();
-        'outer: loop {
+        loop {
             if this.state.borrow().end.is_some() {
                 break;
             }
-            let starts = this.request_work(py, now);
-            if starts.is_empty() {
+            if budget == 0 {
+                this.defer_pump(py);
                 break;
             }
-            for (i, &id) in starts.iter().enumerate() {
-                if budget == 0 || this.state.borrow().end.is_some() {
+            let work = Self::request_work(slf, now, budget);
+            if work.is_empty() {
+                break;
+            }
+            let mut work = work.into_iter();
+            while let Some(item) = work.next() {
+                if this.state.borrow().end.is_some() {
                     let mut state = this.state.borrow_mut();
-                    for &unstarted in &starts[i..] {
-                        state.give_back(unstarted);
+                    for unstarted in std::iter::once(item).chain(work.by_ref()) {
+                        let item = unstarted.item.map(|(id, data)| Item { id, data });
+                        state.give_back(py, unstarted.scenario, item);
                     }
-                    if budget == 0 && !state.pump_deferred {
-                        state.pump_deferred = true;
-                        let callback = state.pump_callback.as_ref().map(|c| c.clone_ref(py));
-                        drop(state);
-                        if let Some(callback) = callback {
-                            if let Err(e) =
-                                this.event_loop.call_method1(py, "call_soon", (callback,))
-                            {
-                                this.fail(
-                                    py,
-                                    format!("cannot schedule journeys: {}", one_line(py, &e)),
-                                );
-                            }
-                        }
-                    }
-                    break 'outer;
+                    break;
                 }
                 budget -= 1;
-                Self::start_one(slf, id);
+                Self::start_work(slf, item);
             }
         }
         this.state.borrow_mut().pumping = false;
         Self::after_change_at(slf, now);
+    }
+
+    /// Continues the pump from a fresh loop callback once this one started its share.
+    fn defer_pump(&self, py: Python<'_>) {
+        let mut state = self.state.borrow_mut();
+        if state.pump_deferred {
+            return;
+        }
+        state.pump_deferred = true;
+        let callback = state.pump_callback.as_ref().map(|c| c.clone_ref(py));
+        drop(state);
+        if let Some(callback) = callback {
+            if let Err(e) = self.event_loop.call_method1(py, "call_soon", (callback,)) {
+                self.fail(
+                    py,
+                    format!("cannot schedule journeys: {}", one_line(py, &e)),
+                );
+            }
+        }
     }
 
     /// After anything that may end the run or change when the controller next needs to run.
@@ -204,22 +180,26 @@ impl Runner {
     }
 
     pub(super) fn send_report(&self, py: Python<'_>) {
-        let report = self.state.borrow().controller.report();
-        let rows = report.scenarios;
-        let map = |pick: fn(&(ScenarioId, u64, u64)) -> u64| {
-            Value::Map(
-                rows.iter()
-                    .map(|row| (Value::UInt(u64::from(row.0)), Value::UInt(pick(row))))
-                    .collect(),
-            )
-        };
-        let msg = Message::bare(keys::controller_report(), unix_time())
-            .with_field(keys::test(), self.test_name.clone())
-            .with_field(keys::required(), map(|r| r.1))
-            .with_field(keys::actual(), map(|r| r.2))
-            .with_field(keys::num_runners(), report.num_runners);
+        let msg = self.state.borrow().controller.report();
         if let Err(e) = self.sink.get().deliver(py, msg) {
             log::error!(target: "mite.controller", "controller report failed: {}", one_line(py, &e));
+        }
+    }
+
+    /// Applies the config changes the controller has for this runner to `ctx.config`.
+    pub(super) fn update_config(&self, py: Python<'_>) {
+        let result = {
+            let mut state = self.state.borrow_mut();
+            let runner = state.runner_id;
+            state
+                .controller
+                .update_config(py, runner, self.config.bind(py))
+        };
+        if let Err(e) = result {
+            self.fail(
+                py,
+                format!("reading config changes failed: {}", one_line(py, &e)),
+            );
         }
     }
 
@@ -251,9 +231,15 @@ impl Runner {
         }
     }
 
-    /// Gives back the slot planned for a journey of scenario `id` and fails the run.
-    pub(super) fn abandon(&self, py: Python<'_>, id: ScenarioId, message: String) {
-        self.state.borrow_mut().give_back(id);
+    /// Gives back a work item that cannot start and fails the run.
+    pub(super) fn abandon(
+        &self,
+        py: Python<'_>,
+        id: ScenarioId,
+        item: Option<Item>,
+        message: String,
+    ) {
+        self.state.borrow_mut().give_back(py, id, item);
         self.fail(py, message);
     }
 
