@@ -93,9 +93,40 @@ def test_checkin_returns_items_to_the_pool():
     assert item.id == 0
 
 
-@pytest.mark.parametrize("hit_rate, expected", [(0, 10), (50, 2)])
-def test_spawn_rate_divides_by_the_hit_rate(hit_rate, expected):
-    manager = ScenarioManager(spawn_rate=100)
+@pytest.mark.parametrize("hit_rate", [0, 50, 10_000])
+def test_spawn_rate_limits_growth_whatever_the_request_rate(hit_rate):
+    # One rule with the CLI's runs: total concurrency grows by at most spawn_rate journeys per
+    # second (one may start at once); mite divided by the work-request rate instead.
+    manager = ScenarioManager(spawn_rate=0.001)
     manager.add_scenario("m:a", None, lambda s, e: 10)
     work, _ = _get_work(manager, hit_rate=hit_rate)
-    assert len(work) == expected
+    assert len(work) == 1
+
+
+def test_a_finished_journeys_slot_is_refilled_at_once_under_a_spawn_rate():
+    manager = ScenarioManager(spawn_rate=0.001)
+    manager.add_scenario("m:a", None, lambda s, e: 10)
+    assert len(_get_work(manager)[0]) == 1
+    # The journey finished (current work is 0 again): its slot is not growth.
+    assert len(_get_work(manager, current={1: 0})[0]) == 1
+    assert _get_work(manager, current={1: 1}, runner_current=1) == ([], {})
+
+
+def test_work_is_spread_round_robin_across_scenarios():
+    manager = ScenarioManager()
+    manager.add_scenario("m:a", None, lambda s, e: 2)
+    manager.add_scenario("m:b", None, lambda s, e: 2)
+    work, volume = _get_work(manager)
+    assert sorted(w[0] for w in work) == [1, 1, 2, 2]
+    assert volume == {1: 2, 2: 2}
+    assert {w[0] for w in work[:2]} == {1, 2}
+
+
+def test_a_failing_volume_model_raises_its_own_exception():
+    def model(start, end):
+        raise ZeroDivisionError("broken model")
+
+    manager = ScenarioManager()
+    manager.add_scenario("m:a", None, model)
+    with pytest.raises(ZeroDivisionError, match="broken model"):
+        manager.get_required_work()

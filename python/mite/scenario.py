@@ -6,10 +6,9 @@ A scenario function returns ``(journey_spec, datapool, volume_model)`` triples; 
 
 import logging
 import random
-import time
 from collections import namedtuple
-from itertools import count
 
+from mite._mite import ScenarioSchedule
 from mite.exceptions import DataPoolExhausted
 
 logger = logging.getLogger(__name__)
@@ -28,31 +27,27 @@ Scenario = namedtuple("Scenario", ["journey_spec", "datapool", "volumemodel"])
 
 
 class ScenarioManager:
-    """mite's controller-side bookkeeping of scenarios, for runners that ask for work.
+    """mite's controller-side bookkeeping of scenarios, for code that drives work requests.
 
-    ``mite scenario test`` schedules in the native runner; this class keeps mite's API and
-    semantics for code (and distributed controllers) that drive work requests themselves.
-    One difference: ``runner_self_limit`` (``--runner-max-journeys``, the most journeys a
-    runner wants running) is honoured, where mite computed it and then ignored it.
+    A view of the native scheduler (``mite._mite.ScenarioSchedule``), the one that
+    ``mite scenario test`` and the controller use, so one set of rules holds everywhere: volume
+    models evaluated once per period, the start delay, and ``spawn_rate`` as the most journeys
+    per second by which total concurrency may grow (a finished journey's slot is refilled at
+    once). mite divided ``spawn_rate`` by the controller's work-request rate instead, so
+    ``hit_rate`` no longer changes the answer; it stays in the signature for callers.
+    ``runner_self_limit`` (``--runner-max-journeys``, the most journeys a runner wants
+    running) is honoured, where mite computed it and then ignored it.
     """
 
     def __init__(self, start_delay=0, period=1, spawn_rate=None, config_manager=None):
-        self._period = period
-        self._ids = count(1)
-        self._in_start = start_delay > 0
-        self._start_delay = start_delay
-        self._start_time = time.time()
-        self._current_period_end = 0
-        self._spawn_rate = spawn_rate
-        self._required = {}
+        self._schedule = ScenarioSchedule(
+            float(start_delay), float(period), None if spawn_rate is None else float(spawn_rate)
+        )
         self._scenarios = {}
         self._config_manager = config_manager
 
-    def _now(self):
-        return time.time() - self._start_time
-
     def add_scenario(self, journey_spec, datapool, volumemodel):
-        scenario_id = next(self._ids)
+        scenario_id = self._schedule.add_scenario(volumemodel)
         self._scenarios[scenario_id] = Scenario(journey_spec, datapool, volumemodel)
         logger.info(
             "Added scenario id=%d journey_spec=%r datapool=%r volumemodel=%r",
@@ -64,43 +59,42 @@ class ScenarioManager:
 
     def _remove(self, scenario_id, why, all_gone_text):
         logger.info("Removed scenario %d because %s", scenario_id, why)
-        del self._scenarios[scenario_id]
+        self._scenarios.pop(scenario_id, None)
         if not self._scenarios:
             logger.info(all_gone_text)
 
-    def _evaluate(self, start, end):
-        required = {}
-        for scenario_id, scenario in list(self._scenarios.items()):
-            try:
-                required[scenario_id] = int(scenario.volumemodel(start, end))
-            except StopVolumeModel:
-                self._remove(
-                    scenario_id,
-                    "volume model raised StopVolumeModel",
-                    "All scenarios have been removed from scenario tracker",
-                )
-        self._current_period_end = end
-        self._required = required
+    def _removed_by_models(self, scenario_ids):
+        for scenario_id in scenario_ids:
+            self._remove(
+                scenario_id,
+                "volume model raised StopVolumeModel",
+                "All scenarios have been removed from scenario tracker",
+            )
+
+    def _update_required_and_period(self, start_of_period, end_of_period):
+        """Evaluates the volume models for one window now (mite's name, used by its tests)."""
+        self._removed_by_models(self._schedule.evaluate(start_of_period, end_of_period))
+
+    @property
+    def _required(self):
+        return self._schedule.required()
+
+    @_required.setter
+    def _required(self, required):
+        self._schedule.set_required(dict(required))
 
     def get_required_work(self):
         """``{scenario_id: concurrency}``, re-evaluated when a period has ended."""
-        if self._in_start:
-            if self._now() <= self._start_delay:
-                return self._required
-            self._in_start = False
-            self._start_time = time.time()
-        now = self._now()
-        if now >= self._current_period_end:
-            self._evaluate(self._current_period_end, int(now + self._period))
-        return self._required
+        self._removed_by_models(self._schedule.refresh())
+        return self._schedule.required()
 
-    def _limit(self, required, num_runner_current_work, num_runners, runner_self_limit, hit_rate):
-        share = sum(required.values()) / num_runners - num_runner_current_work
+    @staticmethod
+    def _share(required, num_runner_current_work, num_runners, runner_self_limit):
+        """This runner's share of the total, less what it runs, rounded as mite rounds."""
+        share = sum(required.values()) / max(1, num_runners) - num_runner_current_work
         limit = max(0, share)
         if runner_self_limit is not None:
             limit = min(limit, max(0, runner_self_limit - num_runner_current_work))
-        if self._spawn_rate is not None and hit_rate > 1:
-            limit = min(limit, self._spawn_rate / hit_rate)
         fraction = limit % 1
         if fraction and fraction > random.random():
             limit += 1
@@ -109,24 +103,14 @@ class ScenarioManager:
     async def get_work(
         self, current_work, num_runner_current_work, num_runners, runner_self_limit, hit_rate
     ):
-        """Work items ``(scenario_id, data_id, journey_spec, args)`` for one runner."""
+        """Work items ``(scenario_id, data_id, journey_spec, args)`` for one runner, and how
+        many were handed out per scenario. ``current_work`` is ``{scenario_id: running}``
+        across every runner."""
         required = self.get_required_work()
-        missing = dict(required)
-        for scenario_id, running in current_work.items():
-            if scenario_id in missing:
-                missing[scenario_id] -= running
-                if missing[scenario_id] < 1:
-                    del missing[scenario_id]
-        limit = self._limit(
-            required, num_runner_current_work, num_runners, runner_self_limit, hit_rate
-        )
-        candidates = [sid for sid, n in missing.items() for _ in range(n)]
-        random.shuffle(candidates)
+        cap = self._share(required, num_runner_current_work, num_runners, runner_self_limit)
         work = []
         handed_out = {}
-        for scenario_id in candidates:
-            if len(work) >= limit:
-                break
+        for scenario_id in self._schedule.plan(dict(current_work), cap):
             scenario = self._scenarios.get(scenario_id)
             if scenario is None:
                 continue
@@ -136,11 +120,12 @@ class ScenarioManager:
                 try:
                     item = await scenario.datapool.checkout(config=self._config_manager)
                 except DataPoolExhausted:
-                    self._remove(
-                        scenario_id,
-                        "data pool exhausted",
-                        "All scenarios removed from scenario tracker",
-                    )
+                    if self._schedule.exhaust(scenario_id):
+                        self._remove(
+                            scenario_id,
+                            "data pool exhausted",
+                            "All scenarios removed from scenario tracker",
+                        )
                     continue
                 if item is None:
                     continue
@@ -150,11 +135,11 @@ class ScenarioManager:
 
     def is_active(self):
         """Still in the start delay, or some scenario is left."""
-        return self._in_start or bool(self._scenarios)
+        return self._schedule.is_active()
 
     async def checkin_data(self, ids):
         """Returns ``(scenario_id, data_id)`` items to their scenarios' datapools."""
         for scenario_id, data_id in ids:
             scenario = self._scenarios.get(scenario_id)
-            if scenario is not None:
+            if scenario is not None and scenario.datapool is not None:
                 await scenario.datapool.checkin(data_id)

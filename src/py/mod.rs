@@ -11,6 +11,7 @@ mod exception_report;
 mod http;
 mod processors;
 mod runner;
+mod schedule;
 mod sink;
 mod transaction;
 mod volume;
@@ -55,6 +56,7 @@ fn _mite(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<runner::Runner>()?;
     m.add_class::<runner::TaskDone>()?;
     m.add_class::<volume::FixedVolume>()?;
+    m.add_class::<schedule::ScenarioSchedule>()?;
     m.add_class::<http::HttpSession>()?;
     m.add_class::<http::HttpJourney>()?;
     m.add_class::<http::HttpCall>()?;

@@ -102,12 +102,11 @@ impl<M: VolumeModel> Scheduler<M> {
     /// Evaluates every volume model if a period ended (mite's `get_required_work`): called
     /// with `(start = previous end, end = int(t + period))`. Returns the scenarios removed.
     pub fn refresh(&mut self, now: f64) -> Result<Vec<Removal>, (ScenarioId, M::Error)> {
-        let mut removed = Vec::new();
         let Some(t) = self.test_time(now) else {
-            return Ok(removed);
+            return Ok(Vec::new());
         };
         if t < self.current_period_end as f64 {
-            return Ok(removed);
+            return Ok(Vec::new());
         }
         // With a period under a second, `int(t + period)` can stay at or below `t`, and mite
         // re-evaluates on every work request; evaluate at most once per period instead.
@@ -116,11 +115,22 @@ impl<M: VolumeModel> Scheduler<M> {
                 .last_evaluation
                 .is_some_and(|last| t < last + self.config.period)
         {
-            return Ok(removed);
+            return Ok(Vec::new());
         }
         self.last_evaluation = Some(t);
         let start = self.current_period_end;
-        let end = (t + self.config.period) as i64;
+        self.evaluate(start, (t + self.config.period) as i64)
+    }
+
+    /// Calls every volume model for the window `(start, end)` and makes `end` the end of
+    /// the current period. Returns the scenarios removed.
+    pub fn evaluate(
+        &mut self,
+        start: i64,
+        end: i64,
+    ) -> Result<Vec<Removal>, (ScenarioId, M::Error)> {
+        let mut removed = Vec::new();
+        self.last_evaluation.get_or_insert(start as f64);
         for scenario in self.scenarios.iter_mut().filter(|s| s.active) {
             match scenario.model.volume(start, end) {
                 Ok(Volume::Level(n)) => scenario.required = n.max(0) as u64,
@@ -177,6 +187,31 @@ impl<M: VolumeModel> Scheduler<M> {
             }
         }
         starts
+    }
+
+    /// Overrides the required concurrency of scenario `id` until its model is next evaluated.
+    pub fn set_required(&mut self, id: ScenarioId, required: u64) {
+        if let Some(s) = self.scenario_mut(id) {
+            s.required = required;
+        }
+    }
+
+    /// Sets how many journeys of scenario `id` run, for a caller that counts them itself
+    /// (mite's `ScenarioManager.get_work` is told the controller-wide current work).
+    pub fn set_running(&mut self, id: ScenarioId, running: u64) {
+        if let Some(s) = self.scenario_mut(id) {
+            s.running = running;
+        }
+    }
+
+    /// `(scenario id, required)` for every active scenario, once the volume models were
+    /// first evaluated (nothing during the start delay, as mite).
+    pub fn required(&self) -> impl Iterator<Item = (ScenarioId, u64)> + '_ {
+        let evaluated = self.last_evaluation.is_some();
+        self.scenarios
+            .iter()
+            .filter(move |s| evaluated && s.active)
+            .map(|s| (s.id, s.required))
     }
 
     /// A planned journey could not start (no datapool item): give its slot back.
@@ -304,6 +339,36 @@ mod tests {
             period: 1.0,
             spawn_rate,
         }
+    }
+
+    #[test]
+    fn a_caller_that_counts_running_journeys_itself_gets_the_gap_planned() {
+        let mut s = Scheduler::new(config(0.0, None));
+        s.add_scenario(model(|_, _| Volume::Level(5)));
+        s.refresh(0.0).unwrap();
+        s.set_running(1, 3);
+        assert_eq!(s.plan(0.0), [1, 1]);
+        s.set_running(1, 0);
+        assert_eq!(s.plan_at_most(0.0, 4), [1, 1, 1, 1]);
+        assert_eq!(s.required().collect::<Vec<_>>(), [(1, 5)]);
+    }
+
+    #[test]
+    fn an_explicit_window_evaluates_the_models_and_sets_the_period_end() {
+        let mut s = Scheduler::new(config(0.0, None));
+        s.add_scenario(model(|start, end| Volume::Level(end - start)));
+        assert_eq!(
+            s.required().count(),
+            0,
+            "nothing before the first evaluation"
+        );
+        s.refresh(0.0).unwrap();
+        s.evaluate(5, 10).unwrap();
+        assert_eq!(s.required().collect::<Vec<_>>(), [(1, 5)]);
+        s.set_required(1, 2);
+        assert_eq!(s.required().collect::<Vec<_>>(), [(1, 2)]);
+        s.refresh(11.0).unwrap();
+        assert_eq!(s.scenarios[0].model.calls, [(0, 1), (5, 10), (10, 12)]);
     }
 
     #[test]
