@@ -7,11 +7,11 @@ use std::cell::RefCell;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
+use pyo3::exceptions::PyRuntimeError;
 use pyo3::prelude::*;
+use pyo3::sync::PyOnceLock;
 use rustc_hash::FxHashMap as HashMap;
 
-use super::session::{finish_exchange, get_running_loop, InFlight};
-use crate::bridge::native_future::NativeFuture;
 use mite_core::completion::CompletionQueue;
 use mite_core::http::Exchange;
 use mite_core::http::{loop_runtime, runtime, LoopRuntime};
@@ -31,6 +31,26 @@ thread_local! {
 
 pub use mite_core::http::Job;
 
+/// A request waiting for its exchange on the loop thread. The driver only keeps it until the
+/// exchange arrives (or the request is cancelled); what the exchange becomes is the
+/// protocol's business, so the driver knows nothing of sessions or responses.
+pub trait AwaitingExchange: Send {
+    /// The exchange arrived: build the result and resolve whoever waits for it.
+    fn complete(self: Box<Self>, py: Python<'_>, exchange: Exchange);
+}
+
+/// `asyncio.get_running_loop()`, or an error saying why a request cannot be made.
+pub fn get_running_loop(py: Python<'_>) -> PyResult<Bound<'_, PyAny>> {
+    static GET_RUNNING_LOOP: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
+    GET_RUNNING_LOOP
+        .get_or_try_init(py, || {
+            Ok::<_, PyErr>(py.import("asyncio")?.getattr("get_running_loop")?.unbind())
+        })?
+        .bind(py)
+        .call0()
+        .map_err(|_| PyRuntimeError::new_err("ctx.http requests need a running event loop"))
+}
+
 /// Where an event loop's requests run.
 enum Runtime {
     /// The shared runtime on its own thread(s).
@@ -47,7 +67,7 @@ enum Runtime {
 pub struct HttpDriver {
     queue: Arc<CompletionQueue<Completion>>,
     event_loop: Py<PyAny>,
-    in_flight: Mutex<HashMap<u64, InFlight>>,
+    in_flight: Mutex<HashMap<u64, Box<dyn AwaitingExchange>>>,
     next_id: AtomicU64,
     /// Requests made since the last hand-over to the shared runtime: they go over in one
     /// batch, so a burst of requests wakes the HTTP thread once, not once per request.
@@ -117,7 +137,7 @@ impl HttpDriver {
         } else {
             runtime().map(|handle| Runtime::Shared(handle.clone()))
         };
-        found.map_err(|e| pyo3::exceptions::PyRuntimeError::new_err(e.to_string()))
+        found.map_err(|e| PyRuntimeError::new_err(e.to_string()))
     }
 
     /// The driver of the running event loop (looked up without a syscall when the loop is the
@@ -193,7 +213,7 @@ impl HttpDriver {
     }
 
     /// Records a request in flight, returning its id.
-    pub fn track(&self, in_flight: InFlight) -> u64 {
+    pub fn track(&self, in_flight: Box<dyn AwaitingExchange>) -> u64 {
         let id = self.next_id.fetch_add(1, Ordering::Relaxed) + 1;
         self.in_flight().insert(id, in_flight);
         id
@@ -204,7 +224,7 @@ impl HttpDriver {
         self.in_flight().remove(&id);
     }
 
-    fn in_flight(&self) -> std::sync::MutexGuard<'_, HashMap<u64, InFlight>> {
+    fn in_flight(&self) -> std::sync::MutexGuard<'_, HashMap<u64, Box<dyn AwaitingExchange>>> {
         self.in_flight.lock().unwrap_or_else(|e| e.into_inner())
     }
 }
@@ -228,9 +248,7 @@ impl HttpDriver {
             let Some(in_flight) = in_flight else {
                 continue; // cancelled meanwhile
             };
-            let future = in_flight.future.clone_ref(py);
-            let result = finish_exchange(py, in_flight, completion.exchange);
-            NativeFuture::resolve(future.bind(py), result);
+            in_flight.complete(py, completion.exchange);
         }
         this.draining.store(false, Ordering::Relaxed);
         this.flush();

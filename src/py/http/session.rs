@@ -18,7 +18,7 @@ use pyo3::sync::PyOnceLock;
 use pyo3::types::{PyBytes, PyDict, PyString, PyTuple, PyType};
 use url::Url;
 
-use super::loop_driver::{Completion, HttpDriver};
+use super::loop_driver::{AwaitingExchange, Completion, HttpDriver};
 use super::response::{RequestOptions, Response};
 use crate::bridge::contextvars;
 use crate::bridge::native_future::NativeFuture;
@@ -75,17 +75,6 @@ fn http_error_class(py: Python<'_>, kind: HttpErrorKind) -> PyResult<&Bound<'_, 
     }
 }
 
-pub fn get_running_loop(py: Python<'_>) -> PyResult<Bound<'_, PyAny>> {
-    static GET_RUNNING_LOOP: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
-    GET_RUNNING_LOOP
-        .get_or_try_init(py, || {
-            Ok::<_, PyErr>(py.import("asyncio")?.getattr("get_running_loop")?.unbind())
-        })?
-        .bind(py)
-        .call0()
-        .map_err(|_| PyRuntimeError::new_err("ctx.http requests need a running event loop"))
-}
-
 /// Sends `http_metrics` straight from the tokio thread.
 #[derive(Clone)]
 struct NativeRoute {
@@ -94,8 +83,8 @@ struct NativeRoute {
 }
 
 /// A request waiting for its exchange, kept on the loop thread.
-pub struct InFlight {
-    pub future: Py<NativeFuture>,
+struct InFlight {
+    future: Py<NativeFuture>,
     session: Py<HttpSession>,
     transaction: Option<(Arc<str>, u64)>,
     metrics_sent: bool,
@@ -322,7 +311,7 @@ impl HttpSession {
             _ => None,
         };
         let future = Py::new(py, NativeFuture::new(driver.get().event_loop(py)))?;
-        let id = driver.get().track(InFlight {
+        let id = driver.get().track(Box::new(InFlight {
             future: future.clone_ref(py),
             session: slf.clone().unbind(),
             transaction: transaction.clone(),
@@ -331,7 +320,7 @@ impl HttpSession {
             auth: spec.basic_auth.clone(),
             body: raw_body,
             cert: spec.client_cert.clone(),
-        });
+        }));
         let queue = driver.get().queue();
         let jar = this.jar.clone();
         let client = client().clone();
@@ -374,8 +363,16 @@ fn send_metrics(
     }
 }
 
+impl AwaitingExchange for InFlight {
+    fn complete(self: Box<Self>, py: Python<'_>, exchange: Exchange) {
+        let future = self.future.clone_ref(py);
+        let result = finish_exchange(py, *self, exchange);
+        NativeFuture::resolve(future.bind(py), result);
+    }
+}
+
 /// On the loop thread: the Python responses, the slow-path metrics, and the result or error.
-pub fn finish_exchange(
+fn finish_exchange(
     py: Python<'_>,
     in_flight: InFlight,
     exchange: Exchange,
