@@ -15,7 +15,7 @@ use crate::errors::one_line;
 use mite_core::bus::processors::{self, BuiltinSet, CollectorFilter, ProcessorConfig, Verdict};
 use mite_core::bus::Bus;
 use mite_core::cli::{
-    self, Cli, Command, JourneyCommand, OptionValue, Options, Parsed, ScenarioCommand,
+    self, Cli, Command, JourneyCommand, JourneyFeed, OptionValue, Options, Parsed, ScenarioCommand,
 };
 use mite_core::engine::SchedulerConfig;
 use mite_core::logging::{self, LogLevel};
@@ -503,8 +503,13 @@ fn run_scenarios(
             datapool,
             once,
         } => {
-            let volume = if once { 1.0 } else { options.volume.value };
-            vec![journey_scenario(py, journey, datapool, once, volume)?]
+            vec![journey_scenario(
+                py,
+                journey,
+                datapool,
+                once,
+                options.volume.value,
+            )?]
         }
     };
     let scheduler = SchedulerConfig {
@@ -558,14 +563,15 @@ fn journey_scenario<'py>(
             .and_then(|c| c.call1(args))
             .map_err(|e| py_fatal(py, "creating the journey's datapool", &e))
     };
-    let datapool = match (datapool, once) {
-        (Some(pool), true) => Some(make(
+    let plan = cli::journey_scenario(datapool.is_some(), once, volume);
+    let datapool = match (plan.feed, datapool) {
+        (JourneyFeed::Datapool, pool) => pool,
+        (JourneyFeed::FirstItemOnce, Some(pool)) => Some(make(
             "mite.datapools",
             "SingleRunDataPoolWrapper",
             PyTuple::new(py, [pool]).unwrap(),
         )?),
-        (Some(pool), false) => Some(pool),
-        (None, true) => {
+        (JourneyFeed::OneEmptyItem, _) => {
             let one_empty_item = PyList::new(py, [PyTuple::empty(py)]).unwrap();
             Some(make(
                 "mite.datapools",
@@ -573,9 +579,9 @@ fn journey_scenario<'py>(
                 PyTuple::new(py, [one_empty_item]).unwrap(),
             )?)
         }
-        (None, false) => None,
+        (JourneyFeed::FirstItemOnce | JourneyFeed::Nothing, _) => None,
     };
-    let volume_model = Bound::new(py, super::volume::FixedVolume::new(volume as i64))
+    let volume_model = Bound::new(py, super::volume::FixedVolume::new(plan.volume))
         .map_err(|e| py_fatal(py, "creating the volume model", &e))?;
     Ok(ScenarioSpec {
         journey_spec: journey_spec.to_owned(),

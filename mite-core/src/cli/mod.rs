@@ -4,9 +4,11 @@
 //! Rust; running a command needs Python and lives in the bindings.
 
 mod config_pairs;
+mod journey_scenario;
 mod options;
 
 pub use config_pairs::{config_pairs, ConfigPairError};
+pub use journey_scenario::{journey_scenario, JourneyFeed, JourneyScenario};
 pub use options::{Command, JourneyCommand, Num, OptionValue, Options, ScenarioCommand};
 
 use clap::Parser;

@@ -8,6 +8,7 @@
 mod controller;
 mod datapool;
 mod dispatcher;
+mod fixtures;
 mod scheduler;
 mod spawn_limit;
 
@@ -16,5 +17,6 @@ pub use controller::{
 };
 pub use datapool::{CheckinError, Checkout, DataSource, RecycleQueue, Taken};
 pub use dispatcher::{Dispatch, DispatchError, Dispatcher, Work};
+pub use fixtures::{FixtureNeed, Fixtures};
 pub use scheduler::{Removal, ScenarioId, Scheduler, SchedulerConfig, Volume, VolumeModel};
 pub use spawn_limit::SpawnLimit;

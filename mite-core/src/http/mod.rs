@@ -6,8 +6,10 @@
 mod client;
 mod connector;
 mod cookies;
+mod curl;
 mod deadline;
 mod decode;
+mod defaults;
 mod error;
 mod h1;
 mod metrics;
@@ -19,10 +21,12 @@ mod tls;
 
 pub use client::{HttpClient, HttpClientConfig};
 pub use cookies::CookieJar;
+pub use curl::{shell_quote, CurlRequest};
+pub use defaults::{check_body_options, RequestDefaults, RequestOptionError, DEFAULT_TIMEOUT};
 pub use error::{HttpError, HttpErrorKind};
 pub use metrics::http_metrics_fields;
 pub use request::{Body, RequestSpec};
-pub use response::{Exchange, ResponseData, SentHeaders, Timings};
+pub use response::{charset_of, Exchange, ResponseData, SentHeaders, Timings};
 pub use runtime::{
     current_tag, http_on_loop_thread, loop_runtime, runtime, Job, LoopRuntime, RuntimeError,
     WatchedSelector,

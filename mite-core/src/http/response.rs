@@ -32,6 +32,17 @@ pub struct SentHeaders {
 }
 
 impl SentHeaders {
+    /// The cookies sent, from the `Cookie` headers we added.
+    pub fn cookie_pairs(&self) -> Vec<(String, String)> {
+        self.added
+            .iter()
+            .filter(|(n, _)| *n == "Cookie")
+            .flat_map(|(_, v)| v.split("; "))
+            .filter_map(|pair| pair.split_once('='))
+            .map(|(n, v)| (n.to_owned(), v.to_owned()))
+            .collect()
+    }
+
     pub fn pairs(&self) -> Vec<(String, String)> {
         self.user
             .iter()
@@ -87,6 +98,27 @@ impl ResponseData {
     pub fn header(&self, name: &str) -> Option<&str> {
         self.headers.get(name).and_then(|v| v.to_str().ok())
     }
+
+    /// The text encoding: `Content-Type`'s `charset`, else latin1 (acurl's default).
+    pub fn charset(&self) -> String {
+        charset_of(self.header("content-type"))
+    }
+}
+
+/// The `charset` parameter of a `Content-Type` value, else `latin1`.
+pub fn charset_of(content_type: Option<&str>) -> String {
+    content_type
+        .and_then(|ct| {
+            ct.split(';').map(str::trim).find_map(|p| {
+                let (name, value) = p.split_once('=')?;
+                name.trim()
+                    .eq_ignore_ascii_case("charset")
+                    .then(|| value.trim())
+            })
+        })
+        .map(|c| c.trim_matches('"').to_owned())
+        .filter(|c| !c.is_empty())
+        .unwrap_or_else(|| "latin1".to_owned())
 }
 
 /// Everything one `ctx.http.<method>(...)` produced: every response received (redirect hops
@@ -95,4 +127,37 @@ impl ResponseData {
 pub struct Exchange {
     pub responses: Vec<ResponseData>,
     pub error: Option<HttpError>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_charset_comes_from_content_type_in_any_case_else_latin1() {
+        assert_eq!(charset_of(Some("text/html; charset=utf-8")), "utf-8");
+        assert_eq!(
+            charset_of(Some("text/html;CHARSET=\"ISO-8859-2\"")),
+            "ISO-8859-2"
+        );
+        assert_eq!(charset_of(Some("text/html; Charset = koi8-r")), "koi8-r");
+        assert_eq!(charset_of(Some("application/json")), "latin1");
+        assert_eq!(charset_of(Some("text/plain; charset=")), "latin1");
+        assert_eq!(charset_of(None), "latin1");
+    }
+
+    #[test]
+    fn cookies_sent_are_read_back_from_the_cookie_header() {
+        let sent = SentHeaders {
+            user: Arc::new(vec![("Cookie".into(), "ignored=1".into())]),
+            added: Arc::new(vec![
+                ("Accept", Cow::Borrowed("*/*")),
+                ("Cookie", Cow::Owned("a=1; b=x=y".into())),
+            ]),
+        };
+        assert_eq!(
+            sent.cookie_pairs(),
+            [("a".into(), "1".into()), ("b".into(), "x=y".into())]
+        );
+    }
 }

@@ -7,7 +7,7 @@ use pyo3::types::{PyBytes, PyDict, PyList, PyTuple, PyType};
 
 use std::sync::Arc;
 
-use mite_core::http::{ResponseData, SentHeaders};
+use mite_core::http::{CurlRequest, ResponseData, SentHeaders};
 
 fn headers_class(py: Python<'_>) -> PyResult<&Bound<'_, PyType>> {
     static CLASS: PyOnceLock<Py<PyType>> = PyOnceLock::new();
@@ -45,19 +45,8 @@ impl Request {
     }
 
     fn cookie_pairs(&self) -> Vec<(String, String)> {
-        self.headers
-            .added
-            .iter()
-            .filter(|(n, _)| *n == "Cookie")
-            .flat_map(|(_, v)| v.split("; "))
-            .filter_map(|pair| pair.split_once('='))
-            .map(|(n, v)| (n.to_owned(), v.to_owned()))
-            .collect()
+        self.headers.cookie_pairs()
     }
-}
-
-fn shell_quote(s: &str) -> String {
-    format!("'{}'", s.replace('\'', "'\"'\"'"))
 }
 
 #[pymethods]
@@ -108,29 +97,15 @@ impl Request {
 
     /// The request as a shell-quoted curl command line.
     fn to_curl(&self) -> String {
-        let mut parts = vec!["curl".to_owned(), "-X".into(), self.method.to_string()];
-        for (name, value) in self.headers.pairs() {
-            parts.push("-H".into());
-            parts.push(shell_quote(&format!("{name}: {value}")));
+        CurlRequest {
+            method: &self.method,
+            url: &self.url,
+            headers: &self.headers.pairs(),
+            auth: self.auth.as_ref().map(|(u, p)| (u.as_str(), p.as_str())),
+            body: self.data.as_deref(),
+            cert: self.cert.as_ref().map(|(k, c)| (k.as_str(), c.as_str())),
         }
-        if let Some((user, password)) = &self.auth {
-            parts.push("--user".into());
-            parts.push(shell_quote(&format!("{user}:{password}")));
-        }
-        if let Some(data) = &self.data {
-            parts.push("--data-binary".into());
-            parts.push(shell_quote(&String::from_utf8_lossy(data)));
-        }
-        if let Some((key, cert)) = &self.cert {
-            parts.extend([
-                "--key".into(),
-                shell_quote(key),
-                "--cert".into(),
-                shell_quote(cert),
-            ]);
-        }
-        parts.push(shell_quote(&self.url));
-        parts.join(" ")
+        .command()
     }
 
     fn __repr__(&self) -> String {
@@ -168,18 +143,8 @@ impl Response {
         &self.data
     }
 
-    /// The `charset` of `Content-Type`, else latin1 (acurl's default).
     fn charset(&self) -> String {
-        self.data
-            .header("content-type")
-            .and_then(|ct| {
-                ct.split(';').map(str::trim).find_map(|p| {
-                    p.strip_prefix("charset=")
-                        .or_else(|| p.strip_prefix("CHARSET="))
-                })
-            })
-            .map(|c| c.trim_matches('"').to_owned())
-            .unwrap_or_else(|| "latin1".to_owned())
+        self.data.charset()
     }
 }
 

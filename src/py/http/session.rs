@@ -8,7 +8,6 @@
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::{Arc, Mutex, OnceLock};
-use std::time::Duration;
 
 use bytes::Bytes;
 use futures_util::future::{AbortHandle, Abortable};
@@ -27,8 +26,8 @@ use crate::py::context::Context;
 use crate::py::convert::{to_arc_str, to_py, to_value};
 use mite_core::bus::BusSender;
 use mite_core::http::{
-    http_metrics_fields, Body, CookieJar, Exchange, HttpClient, HttpClientConfig, HttpErrorKind,
-    RequestSpec,
+    check_body_options, http_metrics_fields, Body, CookieJar, Exchange, HttpClient,
+    HttpClientConfig, HttpErrorKind, RequestDefaults, RequestOptionError, RequestSpec,
 };
 use mite_core::messages::{keys, to_json, Envelope, Message, Value};
 
@@ -38,30 +37,8 @@ fn client() -> &'static Arc<HttpClient> {
     CLIENT.get_or_init(|| Arc::new(HttpClient::new(HttpClientConfig::default())))
 }
 
-/// `MITE_HTTP_TIMEOUT` (seconds, default 30): how long a request may take unless it says.
-fn default_timeout() -> Duration {
-    static TIMEOUT: OnceLock<Duration> = OnceLock::new();
-    *TIMEOUT.get_or_init(|| {
-        std::env::var("MITE_HTTP_TIMEOUT")
-            .ok()
-            .and_then(|v| v.parse::<f64>().ok())
-            .filter(|t| t.is_finite() && *t > 0.0)
-            .map_or(Duration::from_secs(30), Duration::from_secs_f64)
-    })
-}
-
-/// `MITE_HTTP_VERIFY=0` turns TLS verification off by default (mite never verified).
-fn default_verify() -> bool {
-    static VERIFY: OnceLock<bool> = OnceLock::new();
-    *VERIFY.get_or_init(|| {
-        !matches!(
-            std::env::var("MITE_HTTP_VERIFY")
-                .as_deref()
-                .map(str::to_ascii_lowercase)
-                .as_deref(),
-            Ok("0" | "false" | "no" | "off")
-        )
-    })
+fn option_error(e: RequestOptionError) -> PyErr {
+    PyValueError::new_err(e.to_string())
 }
 
 fn http_error_class(py: Python<'_>, kind: HttpErrorKind) -> PyResult<&Bound<'_, PyType>> {
@@ -196,13 +173,9 @@ impl HttpSession {
         let data = args.data.filter(|d| !d.is_none());
         let json = args.json.filter(|j| !j.is_none());
         let mut raw_body = None;
+        check_body_options(data.is_some(), json.is_some()).map_err(option_error)?;
         match (data, json) {
-            (Some(_), Some(_)) => {
-                return Err(PyValueError::new_err(
-                    "use only one or none of data or json",
-                ))
-            }
-            (Some(data), None) => {
+            (Some(data), _) => {
                 let bytes = if let Ok(s) = data.cast::<PyString>() {
                     s.to_str()?.as_bytes().to_vec()
                 } else if let Ok(b) = data.cast::<PyBytes>() {
@@ -222,16 +195,9 @@ impl HttpSession {
         }
         spec.allow_redirects = args.allow_redirects;
         spec.max_redirects = args.max_redirects;
-        spec.timeout = match args.timeout {
-            Some(t) if t.is_finite() && t > 0.0 => Duration::from_secs_f64(t),
-            Some(t) => {
-                return Err(PyValueError::new_err(format!(
-                    "timeout must be a positive number of seconds, not {t}"
-                )))
-            }
-            None => default_timeout(),
-        };
-        spec.verify_tls = args.verify.unwrap_or_else(default_verify);
+        let defaults = RequestDefaults::get();
+        spec.timeout = defaults.timeout(args.timeout).map_err(option_error)?;
+        spec.verify_tls = args.verify.unwrap_or(defaults.verify_tls);
         Ok((spec, raw_body))
     }
 
@@ -372,11 +338,7 @@ impl AwaitingExchange for InFlight {
 }
 
 /// On the loop thread: the Python responses, the slow-path metrics, and the result or error.
-fn finish_exchange(
-    py: Python<'_>,
-    in_flight: InFlight,
-    exchange: Exchange,
-) -> PyResult<Py<PyAny>> {
+fn finish_exchange(py: Python<'_>, in_flight: InFlight, exchange: Exchange) -> PyResult<Py<PyAny>> {
     // Most journeys' exchanges have no cookies and no options: those share one empty value.
     static NO_COOKIES: OnceLock<Arc<Vec<(String, String)>>> = OnceLock::new();
     static NO_OPTIONS: OnceLock<Arc<RequestOptions>> = OnceLock::new();

@@ -1,12 +1,11 @@
-//! Journey fixtures (mite's `_fixture` attributes): computed once per label, then attached to
-//! every context of the journeys that use them.
+//! Journey fixtures (mite's `_fixture` attributes): computed once per label (the bookkeeping is
+//! `mite_core::engine::Fixtures`), then attached to every context of the journeys that use
+//! them.
 
 use super::*;
 
-pub(super) enum Fixture {
-    Pending(Vec<(ScenarioId, Option<Item>)>),
-    Ready(Py<PyAny>),
-}
+/// Fixture values by label, and the journeys waiting for one: `(scenario, item)`.
+pub(super) type FixtureTable = Fixtures<Py<PyAny>, (ScenarioId, Option<Item>)>;
 
 pub(super) struct FixtureSpec {
     pub(super) label: String,
@@ -72,19 +71,7 @@ impl Runner {
     ) {
         let this = slf.borrow();
         let py = slf.py();
-        let waiting = {
-            let mut state = this.state.borrow_mut();
-            let waiting = match state.fixtures.remove(&label) {
-                Some(Fixture::Pending(waiting)) => waiting,
-                _ => Vec::new(),
-            };
-            if let Ok(value) = &outcome {
-                state
-                    .fixtures
-                    .insert(label.clone(), Fixture::Ready(value.clone_ref(py)));
-            }
-            waiting
-        };
+        let (waiting, outcome) = this.state.borrow_mut().fixtures.computed(&label, outcome);
         match outcome {
             Ok(_) => {
                 for (id, item) in waiting {
@@ -130,7 +117,7 @@ impl Runner {
             return Ok(());
         };
         let state = self.state.borrow();
-        if let Some(Fixture::Ready(value)) = state.fixtures.get(&fixture.label) {
+        if let Some(value) = state.fixtures.value(&fixture.label) {
             ctx.setattr(fixture.variable.as_str(), value.clone_ref(py))?;
         }
         Ok(())

@@ -84,24 +84,21 @@ impl Runner {
                 return;
             }
         };
-        if let Some(fixture) = fixture {
-            let mut state = this.state.borrow_mut();
-            match state.fixtures.get_mut(&fixture.label) {
-                Some(Fixture::Ready(_)) => {}
-                Some(Fixture::Pending(waiting)) => {
-                    waiting.push((id, item));
-                    return;
-                }
-                None => {
-                    state
-                        .fixtures
-                        .insert(fixture.label.clone(), Fixture::Pending(vec![(id, item)]));
-                    drop(state);
-                    Self::start_fixture(slf, fixture, id);
-                    return;
+        let item = match fixture {
+            None => item,
+            Some(fixture) => {
+                let need = this
+                    .state
+                    .borrow_mut()
+                    .fixtures
+                    .need(&fixture.label, (id, item));
+                match need {
+                    FixtureNeed::Ready((_, item)) => item,
+                    FixtureNeed::Wait => return,
+                    FixtureNeed::Compute => return Self::start_fixture(slf, fixture, id),
                 }
             }
-        }
+        };
         Self::launch_now(slf, id, item, journey, spec);
     }
 

@@ -16,11 +16,11 @@ mod launch;
 mod pool_calls;
 mod schedule;
 
-use fixtures::{fixture_of, Fixture, FixtureSpec};
+use fixtures::{fixture_of, FixtureSpec, FixtureTable};
 pub use launch::{JourneyRun, Purpose};
 
 use std::cell::RefCell;
-use std::collections::{HashMap, HashSet};
+use std::collections::HashSet;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Instant;
@@ -39,7 +39,7 @@ use crate::bridge::gil_shared::GilShared;
 use crate::bridge::journey_task::{JourneyTask, OnTaskDone, TaskName};
 use crate::errors::one_line;
 use mite_core::clock::unix_time;
-use mite_core::engine::{RunnerId, ScenarioId};
+use mite_core::engine::{FixtureNeed, Fixtures, RunnerId, ScenarioId};
 use mite_core::messages::{keys, Envelope, Value};
 
 /// Journeys started per loop callback at most, so journeys that finish without suspending
@@ -100,7 +100,7 @@ struct RunnerState {
     next_report_at: f64,
     end: Option<RunEnd>,
     done: bool,
-    fixtures: HashMap<String, Fixture>,
+    fixtures: FixtureTable,
     tick_callback: Option<Py<PyAny>>,
     pump_callback: Option<Py<PyAny>>,
     force_callback: Option<Py<PyAny>>,
@@ -177,7 +177,7 @@ impl Runner {
                     next_report_at: 0.0,
                     end: None,
                     done: false,
-                    fixtures: HashMap::new(),
+                    fixtures: FixtureTable::default(),
                     tick_callback: None,
                     pump_callback: None,
                     force_callback: None,
