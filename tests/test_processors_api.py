@@ -1,9 +1,11 @@
 """mite.recorder.Recorder and mite.collector.Collector used directly, as mite's API."""
 
+import errno
 import gc
 import json
 
 import msgpack
+import pytest
 
 from mite.collector import Collector
 from mite.recorder import Recorder
@@ -72,3 +74,26 @@ def test_collector_filter_gets_raw_bytes_and_json_mode_writes_lines(tmp_path):
     lines = (tmp_path / "current").read_text().splitlines()
     assert [json.loads(line) for line in lines] == [{"n": 0}, {"n": 2}]
     assert seen == [bytes] * 4
+
+
+def test_a_recorder_directory_that_cannot_be_made_is_an_oserror_naming_it(tmp_path):
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a directory")
+    with pytest.raises(OSError) as caught:
+        Recorder(str(blocker / "rec"))
+    assert caught.value.errno == errno.ENOTDIR
+    assert caught.value.filename == str(blocker / "rec")
+
+
+def test_a_recorder_that_cannot_write_raises_the_errnos_oserror_subclass(tmp_path):
+    recorder = Recorder(str(tmp_path / "rec"))
+    (tmp_path / "rec").rmdir()
+    with pytest.raises(FileNotFoundError) as caught:
+        recorder.process_message({"type": "data_created", "name": "users", "data": 1})
+    assert caught.value.filename == str(tmp_path / "rec" / "users.msgpack")
+
+
+def test_a_bad_message_to_the_recorder_is_a_valueerror(tmp_path):
+    recorder = Recorder(str(tmp_path))
+    with pytest.raises(ValueError, match="must not contain path separators"):
+        recorder.process_message({"type": "data_created", "name": "../escape", "data": 1})

@@ -69,8 +69,13 @@ impl Log for MiteFormatLogger {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct LogLevel(pub LevelFilter);
 
+/// A `--log-level` that is not one of Python's level names.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("unknown log level '{0}'")]
+pub struct UnknownLogLevel(pub String);
+
 impl FromStr for LogLevel {
-    type Err = String;
+    type Err = UnknownLogLevel;
 
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         let filter = match s.to_ascii_uppercase().as_str() {
@@ -78,7 +83,7 @@ impl FromStr for LogLevel {
             "INFO" => LevelFilter::Info,
             "WARNING" | "WARN" => LevelFilter::Warn,
             "ERROR" | "CRITICAL" | "FATAL" => LevelFilter::Error,
-            _ => return Err(format!("unknown log level '{s}'")),
+            _ => return Err(UnknownLogLevel(s.to_owned())),
         };
         Ok(LogLevel(filter))
     }
@@ -130,6 +135,9 @@ mod tests {
             "warning".parse::<LogLevel>().unwrap().python_name(),
             "WARNING"
         );
-        assert!("LOUD".parse::<LogLevel>().is_err());
+        assert_eq!(
+            "LOUD".parse::<LogLevel>(),
+            Err(UnknownLogLevel("LOUD".into()))
+        );
     }
 }

@@ -3,11 +3,11 @@
 //! event-loop round trip, and ignoring one (`ctx.send(...)` without `await`) warns about
 //! nothing, unlike a coroutine.
 
-use pyo3::exceptions::PyStopIteration;
 use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
 
 use super::send_slot::{AmSend, SendOutcome};
+use crate::errors::{reraise, stop_iteration};
 
 /// An awaitable (and its own iterator) that finishes at once with `value`.
 #[pyclass(frozen, module = "mite._mite")]
@@ -69,7 +69,7 @@ impl Ready {
         }
         match &self.value {
             None => Ok(None),
-            Some(v) => Err(PyStopIteration::new_err((v.clone_ref(py),))),
+            Some(v) => Err(stop_iteration(v.clone_ref(py))),
         }
     }
 }
@@ -98,7 +98,7 @@ impl Ready {
         error: Bound<'_, PyAny>,
         _rest: Bound<'_, pyo3::types::PyTuple>,
     ) -> PyResult<Py<PyAny>> {
-        Err(PyErr::from_value(error))
+        Err(reraise(error))
     }
 
     fn close(&self) {}

@@ -10,7 +10,6 @@
 
 use std::cell::{Cell, RefCell};
 
-use pyo3::exceptions::PyRuntimeError;
 use pyo3::gc::PyVisit;
 use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
@@ -22,7 +21,7 @@ use super::coroutine::{send, throw, Step};
 use super::done_callbacks::{remove, schedule_all, DoneCallback};
 use super::gil_shared::GilShared;
 use super::native_future::NativeFuture;
-use crate::errors::{cancelled_error, invalid_state};
+use crate::errors::{cancelled_error, invalid_state, new_cancelled, reraise, BindingError};
 
 /// What a finished coroutine produced: its return value, or the exception object it raised.
 type Outcome = Result<Py<PyAny>, Py<PyAny>>;
@@ -197,10 +196,8 @@ impl JourneyTask {
             .and_then(|b| b.is_truthy())
             .unwrap_or(false);
         if !blocking {
-            let error = PyRuntimeError::new_err(format!(
-                "Task got bad yield: {}",
-                awaited.repr().map(|r| r.to_string()).unwrap_or_default()
-            ));
+            let shown = awaited.repr().map(|r| r.to_string()).unwrap_or_default();
+            let error = BindingError::BadYield(shown).into();
             return Self::step(slf, Some(error));
         }
         let registered = awaited
@@ -265,13 +262,7 @@ impl JourneyTask {
             .borrow()
             .as_ref()
             .map(|m| m.clone_ref(py));
-        match cancelled_error(py) {
-            Ok(class) => match message {
-                Some(m) => PyErr::from_type(class.clone(), (m,)),
-                None => PyErr::from_type(class.clone(), ()),
-            },
-            Err(e) => e,
-        }
+        new_cancelled(py, message)
     }
 }
 
@@ -359,7 +350,7 @@ impl JourneyTask {
     fn result(&self, py: Python<'_>) -> PyResult<Py<PyAny>> {
         match &*self.outcome.borrow() {
             Some(Ok(v)) => Ok(v.clone_ref(py)),
-            Some(Err(e)) => Err(PyErr::from_value(e.bind(py).clone())),
+            Some(Err(e)) => Err(reraise(e.bind(py).clone())),
             None => Err(invalid_state(py, "Result is not set.")),
         }
     }
@@ -368,7 +359,7 @@ impl JourneyTask {
         match &*self.outcome.borrow() {
             Some(Ok(_)) => Ok(None),
             Some(Err(e)) if self.state.get() == State::Cancelled => {
-                Err(PyErr::from_value(e.bind(py).clone()))
+                Err(reraise(e.bind(py).clone()))
             }
             Some(Err(e)) => Ok(Some(e.clone_ref(py))),
             None => Err(invalid_state(py, "Exception is not set.")),

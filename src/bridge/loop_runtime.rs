@@ -5,9 +5,9 @@
 use std::os::fd::BorrowedFd;
 use std::time::Duration;
 
-use pyo3::exceptions::{PyOSError, PyRuntimeError};
 use pyo3::prelude::*;
 
+use crate::errors::BindingError;
 use mite_core::http::{loop_runtime, LoopRuntime, WatchedSelector};
 
 /// Waits for an event loop's selector by running this thread's HTTP work meanwhile.
@@ -24,16 +24,16 @@ impl HttpWaiter {
     /// Watches the epoll descriptor `fd` (duplicated: the selector keeps its own).
     #[new]
     fn new(fd: i32) -> PyResult<Self> {
-        let runtime = loop_runtime().map_err(|e| PyRuntimeError::new_err(e.to_string()))?;
+        let runtime = loop_runtime().map_err(BindingError::from)?;
         if fd < 0 {
-            return Err(PyOSError::new_err(format!("bad selector descriptor {fd}")));
+            return Err(BindingError::BadDescriptor(fd).into());
         }
         // SAFETY: only borrowed for the duration of the call, which duplicates it; the
         // caller's selector is open while it constructs us.
         let borrowed = unsafe { BorrowedFd::borrow_raw(fd) };
         let selector = runtime
             .watch(borrowed)
-            .map_err(|e| PyOSError::new_err(format!("watching the selector: {e}")))?;
+            .map_err(BindingError::io("watching the selector"))?;
         Ok(HttpWaiter {
             runtime,
             selector: Some(selector),
@@ -45,7 +45,7 @@ impl HttpWaiter {
     #[pyo3(signature = (timeout=None))]
     fn wait(&self, py: Python<'_>, timeout: Option<f64>) -> PyResult<()> {
         let Some(selector) = &self.selector else {
-            return Err(PyRuntimeError::new_err("the selector is closed"));
+            return Err(BindingError::SelectorClosed.into());
         };
         let timeout = timeout.map(|t| {
             if t.is_finite() && t > 0.0 {
@@ -56,7 +56,7 @@ impl HttpWaiter {
         });
         let runtime = self.runtime;
         py.detach(|| runtime.drive(selector, timeout))
-            .map_err(|e| PyOSError::new_err(format!("waiting for events: {e}")))
+            .map_err(|e| BindingError::io("waiting for events")(e).into())
     }
 
     /// Stops watching (before the selector closes).

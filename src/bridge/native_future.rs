@@ -5,7 +5,6 @@
 
 use std::cell::{Cell, RefCell};
 
-use pyo3::exceptions::PyStopIteration;
 use pyo3::gc::PyVisit;
 use pyo3::prelude::*;
 use pyo3::types::PyTuple;
@@ -14,7 +13,7 @@ use pyo3::PyTraverseError;
 use super::done_callbacks::{remove, schedule_all, DoneCallback};
 use super::gil_shared::GilShared;
 use super::send_slot::{AmSend, SendOutcome};
-use crate::errors::{cancelled_error, invalid_state};
+use crate::errors::{invalid_state, new_cancelled, reraise, stop_iteration};
 
 /// Steps a driven task waiting on a future (the task type stays the driver's business).
 pub type Resume = fn(&Bound<'_, PyAny>);
@@ -110,8 +109,8 @@ impl NativeFuture {
         match &*self.state.borrow() {
             State::Pending => Ok(None),
             State::Done(Ok(value)) => Ok(Some(value.clone_ref(py))),
-            State::Done(Err(e)) => Err(PyErr::from_value(e.bind(py).clone())),
-            State::Cancelled(message) => Err(new_cancelled(py, message.as_ref())),
+            State::Done(Err(e)) => Err(reraise(e.bind(py).clone())),
+            State::Cancelled(message) => Err(cancelled(py, message.as_ref())),
         }
     }
 
@@ -124,19 +123,13 @@ impl NativeFuture {
                 this.asyncio_blocking.set(true);
                 Ok(Some(slf.clone().into_any().unbind()))
             }
-            Some(value) => Err(PyStopIteration::new_err((value,))),
+            Some(value) => Err(stop_iteration(value)),
         }
     }
 }
 
-fn new_cancelled(py: Python<'_>, message: Option<&Py<PyAny>>) -> PyErr {
-    match cancelled_error(py) {
-        Ok(class) => match message {
-            Some(m) => PyErr::from_type(class.clone(), (m.clone_ref(py),)),
-            None => PyErr::from_type(class.clone(), ()),
-        },
-        Err(e) => e,
-    }
+fn cancelled(py: Python<'_>, message: Option<&Py<PyAny>>) -> PyErr {
+    new_cancelled(py, message.map(|m| m.clone_ref(py)))
 }
 
 #[pymethods]
@@ -165,7 +158,7 @@ impl NativeFuture {
         _rest: Bound<'_, PyTuple>,
     ) -> PyResult<Py<PyAny>> {
         let _ = Self::cancel(slf, None);
-        Err(PyErr::from_value(error))
+        Err(reraise(error))
     }
 
     fn close(slf: &Bound<'_, Self>) {
@@ -235,7 +228,7 @@ impl NativeFuture {
             State::Pending => Err(invalid_state(py, "Exception is not set.")),
             State::Done(Ok(_)) => Ok(None),
             State::Done(Err(e)) => Ok(Some(e.clone_ref(py))),
-            State::Cancelled(message) => Err(new_cancelled(py, message.as_ref())),
+            State::Cancelled(message) => Err(cancelled(py, message.as_ref())),
         }
     }
 

@@ -6,6 +6,7 @@
 //! generate this slot, so it is filled in on the type objects after the module made them.
 //! (Python 3.12 stopped consulting `am_send` in `await`; there the `__next__` path is used.)
 
+use crate::errors::panic_in_send;
 use pyo3::ffi;
 use pyo3::prelude::*;
 use pyo3::PyTypeInfo;
@@ -37,9 +38,7 @@ unsafe extern "C" fn am_send<T: AmSend>(
         let this = unsafe { object.cast_into_unchecked::<T>() };
         T::am_send(&this)
     }));
-    let outcome = outcome.unwrap_or_else(|_| {
-        SendOutcome::Raise(pyo3::exceptions::PySystemError::new_err("panic in am_send"))
-    });
+    let outcome = outcome.unwrap_or_else(|_| SendOutcome::Raise(panic_in_send()));
     match outcome {
         SendOutcome::Yield(value) => {
             // SAFETY: `result` is a valid out-pointer; we hand over a new reference.

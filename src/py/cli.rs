@@ -18,7 +18,7 @@ use mite_core::cli::{
     self, Cli, Command, JourneyCommand, JourneyFeed, OptionValue, Options, Parsed, ScenarioCommand,
 };
 use mite_core::engine::SchedulerConfig;
-use mite_core::logging::{self, LogLevel};
+use mite_core::logging::{self, LogLevel, UnknownLogLevel};
 use mite_core::stats::ThresholdArgs;
 
 /// Why a command stopped before its run could finish normally.
@@ -82,7 +82,7 @@ fn run(py: Python<'_>, cli: Cli) -> Result<i32, Fatal> {
         .options
         .log_level
         .parse()
-        .map_err(|e: String| Fatal::Message(format!("--log-level: {e}")))?;
+        .map_err(|e: UnknownLogLevel| Fatal::Message(format!("--log-level: {e}")))?;
     setup_logging(py, level)
         .map_err(|e| Fatal::Message(format!("cannot configure logging: {}", one_line(py, &e))))?;
     if !cli.options.exclude_working_directory {
@@ -128,7 +128,7 @@ fn serve_demo_app(
 ) -> Result<i32, Fatal> {
     let level: LogLevel = level
         .parse()
-        .map_err(|e: String| Fatal::Message(format!("--log-level: {e}")))?;
+        .map_err(|e: UnknownLogLevel| Fatal::Message(format!("--log-level: {e}")))?;
     logging::init(level);
     let config = mite_core::demo::DemoConfig {
         host: host.to_owned(),

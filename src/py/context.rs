@@ -8,7 +8,6 @@ use std::cell::RefCell;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 
-use pyo3::exceptions::{PyAttributeError, PyTypeError};
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyString};
 
@@ -17,6 +16,7 @@ use super::convert::{to_arc_str, to_value};
 use super::sink::MessageSink;
 use crate::bridge::awaitable::Ready;
 use crate::bridge::gil_shared::GilShared;
+use crate::errors::BindingError;
 use mite_core::bus::BusSender;
 use mite_core::clock::unix_time;
 use mite_core::messages::{keys, Envelope, Message, Value};
@@ -228,7 +228,7 @@ impl Context {
             .borrow()
             .as_ref()
             .map(|session| session.clone_ref(py))
-            .ok_or_else(|| PyAttributeError::new_err("'Context' object has no attribute 'http'"))
+            .ok_or_else(|| BindingError::NoHttp.into())
     }
 
     #[setter]
@@ -240,7 +240,7 @@ impl Context {
     fn delete_http(&self) -> PyResult<()> {
         match self.replace_http(None) {
             Some(_) => Ok(()),
-            None => Err(PyAttributeError::new_err("http")),
+            None => Err(BindingError::NoHttpToDelete.into()),
         }
     }
 
@@ -269,10 +269,8 @@ impl Context {
                 let kind = match r#type.cast::<PyString>() {
                     Ok(s) => to_arc_str(s)?,
                     Err(_) => {
-                        return Err(PyTypeError::new_err(format!(
-                            "message type must be a str, not {}",
-                            r#type.get_type().name()?
-                        )))
+                        let name = r#type.get_type().name()?.to_string();
+                        return Err(BindingError::MessageTypeNotStr(name).into());
                     }
                 };
                 let envelope = self.envelope.as_deref();

@@ -3,12 +3,12 @@
 
 use std::sync::Arc;
 
-use pyo3::exceptions::{PyOverflowError, PyTypeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::{
     PyBool, PyByteArray, PyBytes, PyDict, PyFloat, PyInt, PyList, PyString, PyTuple,
 };
 
+use crate::errors::BindingError;
 use mite_core::messages::Value;
 
 /// msgpack's own nesting limit, which also stops self-referencing containers.
@@ -26,7 +26,7 @@ pub fn to_arc_str(s: &Bound<'_, PyString>) -> PyResult<Arc<str>> {
 
 fn to_value_at(obj: &Bound<'_, PyAny>, depth: usize) -> PyResult<Value> {
     if depth > MAX_DEPTH {
-        return Err(PyValueError::new_err("recursion limit exceeded"));
+        return Err(BindingError::TooDeep.into());
     }
     if obj.is_none() {
         return Ok(Value::Nil);
@@ -47,7 +47,7 @@ fn to_value_at(obj: &Bound<'_, PyAny>, depth: usize) -> PyResult<Value> {
         return i
             .extract::<u64>()
             .map(Value::UInt)
-            .map_err(|_| PyOverflowError::new_err("Integer value out of range"));
+            .map_err(|_| BindingError::IntegerOutOfRange.into());
     }
     if let Ok(t) = obj.cast::<PyTuple>() {
         return t
@@ -76,10 +76,8 @@ fn to_value_at(obj: &Bound<'_, PyAny>, depth: usize) -> PyResult<Value> {
     if let Ok(b) = obj.cast::<PyByteArray>() {
         return Ok(Value::Bin(b.to_vec()));
     }
-    let type_name = obj.get_type().name()?;
-    Err(PyTypeError::new_err(format!(
-        "can not serialize '{type_name}' object"
-    )))
+    let type_name = obj.get_type().name()?.to_string();
+    Err(BindingError::NotSerializable(type_name).into())
 }
 
 /// Converts a message value to the Python object `unpack_msg` would give.

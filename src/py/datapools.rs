@@ -5,13 +5,12 @@
 
 use std::sync::Mutex;
 
-use pyo3::exceptions::PyException;
 use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
 use pyo3::types::{PyDict, PyIterator, PyTuple, PyType};
 
 use crate::bridge::awaitable::Ready;
-use crate::errors::new_datapool_exhausted;
+use crate::errors::{new_datapool_exhausted, BindingError};
 use mite_core::engine::{CheckinError, RecycleQueue};
 
 /// `mite.datapools.DataPoolItem(id, data)`.
@@ -131,9 +130,7 @@ impl RecyclableIterableDataPool {
         let _ = config;
         let item = self.try_checkout(py).and_then(|item| match item {
             Some((id, data)) => data_pool_item(py, id, &data),
-            None => Err(PyException::new_err(
-                "Recyclable iterable datapool was emptied!",
-            )),
+            None => Err(BindingError::RecyclableEmptied.into()),
         });
         Ready::of(py, item)
     }

@@ -3,11 +3,11 @@
 
 use std::sync::Mutex;
 
-use pyo3::exceptions::{PyOSError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyDict};
 
 use super::sink::dict_to_message;
+use crate::errors::BindingError;
 use mite_core::collector::Collector as CoreCollector;
 use mite_core::recorder::{Recorder as CoreRecorder, RecorderOutcome, PURGE_MISSING_LOG};
 
@@ -28,7 +28,7 @@ impl Recorder {
     #[pyo3(signature = (target_dir=None))]
     fn new(target_dir: Option<String>) -> PyResult<Self> {
         let dir = target_dir.unwrap_or_else(|| "recorded_data".into());
-        let inner = CoreRecorder::new(&dir).map_err(|e| PyOSError::new_err(e.to_string()))?;
+        let inner = CoreRecorder::new(&dir).map_err(BindingError::from)?;
         log::info!(target: "mite.recorder", "Starting recorder");
         Ok(Recorder {
             inner: Mutex::new(inner),
@@ -43,7 +43,7 @@ impl Recorder {
                 Ok(())
             }
             Ok(_) => Ok(()),
-            Err(e) => Err(PyValueError::new_err(e.to_string())),
+            Err(e) => Err(BindingError::from(e).into()),
         }
     }
 }
@@ -72,8 +72,8 @@ impl Collector {
             Some(id) if !id.is_none() => Some(id.str()?.to_string()),
             _ => None,
         };
-        let inner = CoreCollector::new(&dir, roll_after, id, use_json)
-            .map_err(|e| PyOSError::new_err(e.to_string()))?;
+        let inner =
+            CoreCollector::new(&dir, roll_after, id, use_json).map_err(BindingError::from)?;
         log::info!(target: "mite.collector", "Initializing collector");
         Ok(Collector {
             inner: Mutex::new(Some(inner)),
@@ -89,7 +89,7 @@ impl Collector {
         if let Some(collector) = lock(&self.inner).as_mut() {
             collector
                 .process_raw(raw.as_bytes(), keep)
-                .map_err(|e| PyOSError::new_err(e.to_string()))?;
+                .map_err(BindingError::from)?;
         }
         Ok(())
     }
@@ -97,9 +97,7 @@ impl Collector {
     /// Flushes buffered messages to `current`.
     fn flush(&self) -> PyResult<()> {
         if let Some(collector) = lock(&self.inner).as_mut() {
-            collector
-                .flush()
-                .map_err(|e| PyOSError::new_err(e.to_string()))?;
+            collector.flush().map_err(BindingError::from)?;
         }
         Ok(())
     }

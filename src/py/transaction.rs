@@ -6,7 +6,7 @@
 
 use std::sync::Arc;
 
-use pyo3::exceptions::{PyException, PyRuntimeError, PySystemExit};
+use pyo3::exceptions::PyException;
 use pyo3::prelude::*;
 use pyo3::types::{PyString, PyTuple};
 
@@ -15,6 +15,7 @@ use super::context::Context;
 use super::exception_report::{post_mortem, ExceptionReport};
 use crate::bridge::awaitable::Ready;
 use crate::bridge::contextvars;
+use crate::errors::{system_exit, BindingError};
 use mite_core::clock::unix_time;
 use mite_core::messages::{keys, Value};
 
@@ -87,7 +88,7 @@ pub fn report_exception(
     ctx.send_fields(py, kind, fields, Some(transaction.clone()))?;
     if ctx.debug() {
         post_mortem(py);
-        return Err(PySystemExit::new_err(1));
+        return Err(system_exit(1));
     }
     // An exception that refuses new attributes is re-raised unmarked; enclosing transactions
     // will then report it again, which is the lesser evil.
@@ -121,7 +122,7 @@ pub fn send_txn(
 impl Transaction {
     fn __aenter__(&mut self, py: Python<'_>) -> PyResult<Py<Ready>> {
         if self.active.is_some() {
-            return Err(PyRuntimeError::new_err("transaction entered twice"));
+            return Err(BindingError::TransactionEnteredTwice.into());
         }
         let ctx = self.ctx.bind(py).borrow();
         let name = self.name.bind(py).to_str()?.to_owned();
@@ -144,9 +145,7 @@ impl Transaction {
         tb: Bound<'_, PyAny>,
     ) -> PyResult<Py<Ready>> {
         let Some(active) = self.active.take() else {
-            return Err(PyRuntimeError::new_err(
-                "transaction exited without being entered",
-            ));
+            return Err(BindingError::TransactionNotEntered.into());
         };
         let ctx = self.ctx.bind(py).borrow();
         let transaction = (active.full_name, active.id);

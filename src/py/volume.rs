@@ -1,11 +1,10 @@
 //! A Python volume model (`lambda start, end: N`, mite's DSL objects) as the scheduler's
 //! [`VolumeModel`].
 
-use pyo3::exceptions::PyTypeError;
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyString};
 
-use crate::errors::stop_volume_model;
+use crate::errors::{stop_volume_model, BindingError};
 use mite_core::engine::{Volume, VolumeModel};
 
 pub struct PyVolumeModel {
@@ -38,7 +37,7 @@ fn not_a_number(value: &Bound<'_, PyAny>) -> PyErr {
         .repr()
         .map(|r| r.to_string())
         .unwrap_or_else(|_| "?".into());
-    PyTypeError::new_err(format!("returned {shown}, which is not a number"))
+    BindingError::VolumeNotANumber(shown).into()
 }
 
 impl VolumeModel for PyVolumeModel {

@@ -11,6 +11,7 @@ use pyo3::types::{PyDict, PyTuple};
 use super::session::HttpSession;
 use crate::bridge::coroutine::{send, throw, Step};
 use crate::bridge::send_slot::{AmSend, SendOutcome};
+use crate::errors::{reraise, stop_iteration};
 use crate::py::context::Context;
 
 /// The decorated journey (`functools.update_wrapper` gives it the journey's name and
@@ -119,9 +120,7 @@ impl HttpCall {
     ) -> PyResult<Option<Py<PyAny>>> {
         match Self::resume(slf, value, error) {
             SendOutcome::Yield(yielded) => Ok(Some(yielded)),
-            SendOutcome::Return(result) => {
-                Err(pyo3::exceptions::PyStopIteration::new_err((result,)))
-            }
+            SendOutcome::Return(result) => Err(stop_iteration(result)),
             SendOutcome::Raise(e) => Err(e),
         }
     }
@@ -151,7 +150,7 @@ impl HttpCall {
         error: Bound<'_, PyAny>,
         _rest: Bound<'_, PyTuple>,
     ) -> PyResult<Option<Py<PyAny>>> {
-        Self::step(slf, None, Some(PyErr::from_value(error)))
+        Self::step(slf, None, Some(reraise(error)))
     }
 
     fn close(&self, py: Python<'_>) -> PyResult<()> {

@@ -7,11 +7,11 @@ use std::cell::RefCell;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
-use pyo3::exceptions::PyRuntimeError;
 use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
 use rustc_hash::FxHashMap as HashMap;
 
+use crate::errors::BindingError;
 use mite_core::completion::CompletionQueue;
 use mite_core::http::Exchange;
 use mite_core::http::{loop_runtime, runtime, LoopRuntime};
@@ -48,7 +48,7 @@ pub fn get_running_loop(py: Python<'_>) -> PyResult<Bound<'_, PyAny>> {
         })?
         .bind(py)
         .call0()
-        .map_err(|_| PyRuntimeError::new_err("ctx.http requests need a running event loop"))
+        .map_err(|_| BindingError::NoRunningLoop.into())
 }
 
 /// Where an event loop's requests run.
@@ -93,11 +93,8 @@ impl HttpDriver {
         if let Some(driver) = found {
             return Ok(driver.into_bound(py));
         }
-        let queue = CompletionQueue::new().map_err(|e| {
-            pyo3::exceptions::PyOSError::new_err(format!(
-                "cannot create the HTTP completion queue: {e}"
-            ))
-        })?;
+        let queue = CompletionQueue::new()
+            .map_err(BindingError::io("cannot create the HTTP completion queue"))?;
         let fd = queue.fd();
         let runtime = Self::runtime_for(event_loop)?;
         let driver = Bound::new(
@@ -137,7 +134,7 @@ impl HttpDriver {
         } else {
             runtime().map(|handle| Runtime::Shared(handle.clone()))
         };
-        found.map_err(|e| PyRuntimeError::new_err(e.to_string()))
+        Ok(found.map_err(BindingError::from)?)
     }
 
     /// The driver of the running event loop (looked up without a syscall when the loop is the

@@ -11,23 +11,22 @@ use std::sync::{Arc, Mutex, OnceLock};
 
 use bytes::Bytes;
 use futures_util::future::{AbortHandle, Abortable};
-use pyo3::exceptions::{PyRuntimeError, PyValueError};
 use pyo3::prelude::*;
-use pyo3::sync::PyOnceLock;
-use pyo3::types::{PyBytes, PyDict, PyString, PyTuple, PyType};
+use pyo3::types::{PyBytes, PyDict, PyString, PyTuple};
 use url::Url;
 
 use super::loop_driver::{AwaitingExchange, Completion, HttpDriver};
 use super::response::{RequestOptions, Response};
 use crate::bridge::contextvars;
 use crate::bridge::native_future::NativeFuture;
+use crate::errors::{http_failure, BindingError};
 use crate::py::active_transaction::current_transaction;
 use crate::py::context::Context;
 use crate::py::convert::{to_arc_str, to_py, to_value};
 use mite_core::bus::BusSender;
 use mite_core::http::{
     check_body_options, http_metrics_fields, Body, CookieJar, Exchange, HttpClient,
-    HttpClientConfig, HttpErrorKind, RequestDefaults, RequestOptionError, RequestSpec,
+    HttpClientConfig, RequestDefaults, RequestSpec,
 };
 use mite_core::messages::{keys, to_json, Envelope, Message, Value};
 
@@ -35,21 +34,6 @@ use mite_core::messages::{keys, to_json, Envelope, Message, Value};
 fn client() -> &'static Arc<HttpClient> {
     static CLIENT: OnceLock<Arc<HttpClient>> = OnceLock::new();
     CLIENT.get_or_init(|| Arc::new(HttpClient::new(HttpClientConfig::default())))
-}
-
-fn option_error(e: RequestOptionError) -> PyErr {
-    PyValueError::new_err(e.to_string())
-}
-
-fn http_error_class(py: Python<'_>, kind: HttpErrorKind) -> PyResult<&Bound<'_, PyType>> {
-    static HTTP_ERROR: PyOnceLock<Py<PyType>> = PyOnceLock::new();
-    static REQUEST_ERROR: PyOnceLock<Py<PyType>> = PyOnceLock::new();
-    match kind {
-        HttpErrorKind::MaxRedirects => {
-            REQUEST_ERROR.import(py, "mite_http.exceptions", "RequestError")
-        }
-        _ => HTTP_ERROR.import(py, "mite_http.exceptions", "HttpError"),
-    }
 }
 
 /// Sends `http_metrics` straight from the tokio thread.
@@ -150,30 +134,24 @@ impl HttpSession {
         args: &RequestArgs<'_, '_>,
     ) -> PyResult<(RequestSpec, Option<Vec<u8>>)> {
         let Ok(url) = args.url.cast::<PyString>() else {
-            return Err(PyValueError::new_err("url must be a string"));
+            return Err(BindingError::UrlNotString.into());
         };
         let mut spec = RequestSpec::new(method, url.to_str()?);
         if let Some(headers) = args.headers.filter(|h| !h.is_none()) {
             spec.headers = Arc::new(header_pairs(headers)?);
         }
         if let Some(auth) = args.auth.filter(|a| !a.is_none()) {
-            spec.basic_auth = Some(string_pair(auth).ok_or_else(|| {
-                PyValueError::new_err(format!(
-                    "auth must be a 2-tuple of strings but it was: {auth}"
-                ))
-            })?);
+            spec.basic_auth =
+                Some(string_pair(auth).ok_or_else(|| BindingError::AuthNotPair(auth.to_string()))?);
         }
         if let Some(cert) = args.cert.filter(|c| !c.is_none()) {
-            spec.client_cert = Some(string_pair(cert).ok_or_else(|| {
-                PyValueError::new_err(format!(
-                    "cert must be a 2-tuple of strings but it was: {cert}"
-                ))
-            })?);
+            spec.client_cert =
+                Some(string_pair(cert).ok_or_else(|| BindingError::CertNotPair(cert.to_string()))?);
         }
         let data = args.data.filter(|d| !d.is_none());
         let json = args.json.filter(|j| !j.is_none());
         let mut raw_body = None;
-        check_body_options(data.is_some(), json.is_some()).map_err(option_error)?;
+        check_body_options(data.is_some(), json.is_some()).map_err(BindingError::from)?;
         match (data, json) {
             (Some(data), _) => {
                 let bytes = if let Ok(s) = data.cast::<PyString>() {
@@ -181,7 +159,7 @@ impl HttpSession {
                 } else if let Ok(b) = data.cast::<PyBytes>() {
                     b.as_bytes().to_vec()
                 } else {
-                    return Err(PyValueError::new_err("data must be str or bytes"));
+                    return Err(BindingError::DataNotBytes.into());
                 };
                 raw_body = Some(bytes.clone());
                 spec.body = Body::Data(Bytes::from(bytes));
@@ -196,7 +174,7 @@ impl HttpSession {
         spec.allow_redirects = args.allow_redirects;
         spec.max_redirects = args.max_redirects;
         let defaults = RequestDefaults::get();
-        spec.timeout = defaults.timeout(args.timeout).map_err(option_error)?;
+        spec.timeout = defaults.timeout(args.timeout).map_err(BindingError::from)?;
         spec.verify_tls = args.verify.unwrap_or(defaults.verify_tls);
         Ok((spec, raw_body))
     }
@@ -204,7 +182,7 @@ impl HttpSession {
     /// `cookies=`: each one joins the session's jar for the rest of the session.
     fn add_cookies(&self, url: &str, cookies: &Bound<'_, PyAny>) -> PyResult<()> {
         let Ok(dict) = cookies.cast::<PyDict>() else {
-            return Err(PyValueError::new_err("cookies must be a dict"));
+            return Err(BindingError::CookiesNotDict.into());
         };
         let parsed = Url::parse(url).ok();
         for (name, value) in dict.iter() {
@@ -217,9 +195,7 @@ impl HttpSession {
                     Some(value.getattr("domain")?.str()?.to_string()),
                 )
             } else {
-                return Err(PyValueError::new_err(
-                    "cookie value must be string or Cookie class",
-                ));
+                return Err(BindingError::BadCookieValue.into());
             };
             if let Some(url) = &parsed {
                 self.jar.add(url, &name, &value, domain.as_deref());
@@ -378,12 +354,11 @@ fn finish_exchange(py: Python<'_>, in_flight: InFlight, exchange: Exchange) -> P
         }
     }
     if let Some(error) = exchange.error {
-        let class = http_error_class(py, error.kind)?;
-        return Err(PyErr::from_type(class.clone(), (error.to_string(),)));
+        return Err(http_failure(py, &error));
     }
     match responses.pop() {
         Some(last) => Ok(last.into_any()),
-        None => Err(PyRuntimeError::new_err("the request produced no response")),
+        None => Err(BindingError::NoResponse.into()),
     }
 }
 

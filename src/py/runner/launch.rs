@@ -23,6 +23,21 @@ pub(super) struct Prepared<'py> {
     pub(super) call: PyResult<Bound<'py, PyAny>>,
 }
 
+/// A datapool item the journey cannot take: a scenario mistake that ends the run.
+#[derive(Debug, thiserror::Error)]
+pub(super) enum ItemMismatch {
+    #[error("datapool item {item} for journey {spec} is not a sequence: items must be tuples")]
+    NotASequence { item: String, spec: String },
+    #[error("journey {spec} cannot be called with {shown}: {error}")]
+    Signature {
+        spec: String,
+        shown: String,
+        error: String,
+    },
+    #[error("{0}")]
+    Unreadable(String),
+}
+
 /// What a driven coroutine was for; the runner continues accordingly when it finishes.
 pub enum Purpose {
     Journey(JourneyRun),
@@ -71,8 +86,8 @@ impl Runner {
             let entry = &state.scenarios[id as usize - 1];
             (entry.journey.clone_ref(py), entry.journey_spec.clone())
         };
-        if let Err(message) = this.check_arity(py, id, &journey, &spec, item.as_ref()) {
-            this.abandon(py, id, item, message);
+        if let Err(mismatch) = this.check_arity(py, id, &journey, &spec, item.as_ref()) {
+            this.abandon(py, id, item, mismatch.to_string());
             Self::step_pool_calls(slf);
             return;
         }
@@ -111,19 +126,19 @@ impl Runner {
         journey: &Py<PyAny>,
         spec: &str,
         item: Option<&Item>,
-    ) -> Result<(), String> {
+    ) -> Result<(), ItemMismatch> {
         let args: Vec<Py<PyAny>> = match item {
             None => Vec::new(),
             Some(item) => match item.data.bind(py).try_iter() {
                 Ok(it) => it
                     .map(|v| v.map(Bound::unbind))
                     .collect::<PyResult<_>>()
-                    .map_err(|e| one_line(py, &e))?,
+                    .map_err(|e| ItemMismatch::Unreadable(one_line(py, &e)))?,
                 Err(_) => {
-                    return Err(format!(
-                    "datapool item {} for journey {spec} is not a sequence: items must be tuples",
-                    py_repr(item.data.bind(py))
-                ))
+                    return Err(ItemMismatch::NotASequence {
+                        item: py_repr(item.data.bind(py)),
+                        spec: spec.to_owned(),
+                    })
                 }
             },
         };
@@ -152,10 +167,11 @@ impl Runner {
                 let shown = item.map_or("no datapool item".into(), |i| {
                     format!("datapool item {}", py_repr(i.data.bind(py)))
                 });
-                Err(format!(
-                    "journey {spec} cannot be called with {shown}: {}",
-                    one_line(py, &e)
-                ))
+                Err(ItemMismatch::Signature {
+                    spec: spec.to_owned(),
+                    shown,
+                    error: one_line(py, &e),
+                })
             }
             _ => Ok(()),
         }
