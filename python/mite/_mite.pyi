@@ -23,6 +23,7 @@ __all__ = [
     "TaskDone",
     "FixedVolume",
     "ScenarioSchedule",
+    "ConfigVersions",
     "HttpSession",
     "HttpJourney",
     "HttpCall",
@@ -166,6 +167,16 @@ class TaskDone:
 @final
 class FixedVolume:
     def __call__(self, start: int, end: int) -> int: ...
+
+@final
+class ConfigVersions:
+    def __new__(cls) -> ConfigVersions: ...
+    @property
+    def version(self) -> int: ...
+    def set(self, name: str, value: object) -> None: ...
+    def get(self, name: str, default: object | None = None) -> Any: ...
+    def changes_since(self, seen: int) -> list[tuple[str, Any]]: ...
+    def entries(self) -> dict[str, tuple[Any, int]]: ...
 
 @final
 class ScenarioSchedule:

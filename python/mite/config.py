@@ -7,6 +7,8 @@ Journeys see the configuration as a plain dict (``ctx.config``); the controller 
 import logging
 import os
 
+from mite._mite import ConfigVersions
+
 __all__ = ["ConfigManager", "default_config_loader"]
 
 logger = logging.getLogger()
@@ -20,29 +22,35 @@ class ConfigManager:
 
     Every ``set`` bumps a version counter (1, 2, 3, ...) and stamps the key with it, so that
     ``get_changes_for_runner`` can tell each runner only what changed since it last asked.
+    The versions are kept by the native core (``mite._mite.ConfigVersions``), the same
+    bookkeeping the controller uses for remote runners.
     """
 
     def __init__(self):
-        self._version = 0
-        # name -> (value, version at which it was last set)
-        self._config = {}
+        self._versions = ConfigVersions()
         # runner id -> version that runner has seen
         self._runner_version_map = {}
 
+    @property
+    def _version(self):
+        return self._versions.version
+
+    @property
+    def _config(self):
+        """``{name: (value, version at which it was last set)}``, as mite keeps it."""
+        return self._versions.entries()
+
     def set(self, name, value):
-        self._version += 1
-        self._config[name] = (value, self._version)
+        self._versions.set(name, value)
 
     def get(self, name, default=None):
-        if name in self._config:
-            return self._config[name][0]
-        return default
+        return self._versions.get(name, default)
 
     def get_changes_for_runner(self, runner_id):
         """The ``(key, value)`` pairs set since this runner last asked (all of them at first)."""
         seen = self._runner_version_map.get(runner_id, 0)
-        self._runner_version_map[runner_id] = self._version
-        return [(name, value) for name, (value, version) in self._config.items() if version > seen]
+        self._runner_version_map[runner_id] = self._versions.version
+        return self._versions.changes_since(seen)
 
     def __repr__(self):
         # The " ," separator is mite's; output is kept identical.

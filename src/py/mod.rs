@@ -3,6 +3,7 @@
 
 mod active_transaction;
 mod cli;
+mod config_versions;
 mod context;
 mod controller;
 mod convert;
@@ -57,6 +58,7 @@ fn _mite(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<runner::TaskDone>()?;
     m.add_class::<volume::FixedVolume>()?;
     m.add_class::<schedule::ScenarioSchedule>()?;
+    m.add_class::<config_versions::ConfigVersions>()?;
     m.add_class::<http::HttpSession>()?;
     m.add_class::<http::HttpJourney>()?;
     m.add_class::<http::HttpCall>()?;

@@ -5,6 +5,7 @@
 //! The bindings supply volume models and datapools and start the journeys; this module only
 //! does the arithmetic and the bookkeeping.
 
+mod config;
 mod controller;
 mod datapool;
 mod dispatcher;
@@ -12,6 +13,7 @@ mod fixtures;
 mod scheduler;
 mod spawn_limit;
 
+pub use config::VersionedConfig;
 pub use controller::{
     Controller, ControllerError, ControllerReport, RunnerId, WorkGrant, RUNNER_TIMEOUT,
 };
