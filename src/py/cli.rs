@@ -350,10 +350,7 @@ fn read_scenarios(
 }
 
 fn short_repr(obj: &Bound<'_, PyAny>) -> String {
-    let text = obj
-        .repr()
-        .map(|r| r.to_string())
-        .unwrap_or_else(|_| "<unrepresentable>".into());
+    let text = super::convert::py_repr(obj);
     if text.chars().count() > 80 {
         format!("{}...", text.chars().take(77).collect::<String>())
     } else {

@@ -106,3 +106,10 @@ pub fn to_py<'py>(py: Python<'py>, value: &Value) -> PyResult<Bound<'py, PyAny>>
         }
     })
 }
+
+/// `repr(obj)` for a message to the user, or a placeholder when `__repr__` itself fails.
+pub fn py_repr(obj: &Bound<'_, PyAny>) -> String {
+    obj.repr()
+        .map(|r| r.to_string())
+        .unwrap_or_else(|_| "<unrepresentable>".into())
+}

@@ -18,6 +18,7 @@ use std::sync::Arc;
 use pyo3::prelude::*;
 use pyo3::types::PyDict;
 
+use super::convert::py_repr;
 use super::volume::PyVolumeModel;
 use crate::errors::one_line;
 use mite_core::clock::unix_time;
@@ -183,6 +184,11 @@ impl LocalController {
             .give_back(&mut self.pools.with_py(py), runner, scenario, item);
     }
 
+    /// Whether a call started Python datapool calls that the runner has not taken yet.
+    pub fn has_pool_calls(&self) -> bool {
+        self.pools.has_calls()
+    }
+
     /// Python datapool `checkout` calls to step: `(scenario, awaitable)`.
     pub fn take_checkouts(&mut self) -> Vec<(ScenarioId, Py<PyAny>)> {
         self.pools.take_checkouts()
@@ -304,10 +310,4 @@ impl LocalController {
             ),
         })
     }
-}
-
-fn py_repr(obj: &Bound<'_, PyAny>) -> String {
-    obj.repr()
-        .map(|r| r.to_string())
-        .unwrap_or_else(|_| "<unrepresentable>".into())
 }

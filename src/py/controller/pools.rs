@@ -106,6 +106,10 @@ impl Pools {
         self.pools.push(Pool::classify(py, pool));
     }
 
+    pub fn has_calls(&self) -> bool {
+        !self.checkouts.is_empty() || !self.checkins.is_empty()
+    }
+
     /// The Python checkouts started since the last call: `(scenario, awaitable)`.
     pub fn take_checkouts(&mut self) -> Vec<(ScenarioId, Py<PyAny>)> {
         std::mem::take(&mut self.checkouts)

@@ -54,6 +54,7 @@ impl Runner {
             let runner = state.runner_id;
             let item = run.item.map(|item| item.id);
             state.controller.finished(py, runner, run.scenario, item);
+            state.journeys_finished += 1;
             state.pumping
         };
         Self::step_pool_calls(slf);

@@ -32,6 +32,7 @@ use rustc_hash::FxHashMap;
 
 use super::context::Context;
 use super::controller::{Failure, ItemId, LocalController, ScenarioSpec, WorkItem};
+use super::convert::py_repr;
 use super::sink::MessageSink;
 use super::transaction::{enter, report_exception, send_txn};
 use crate::bridge::contextvars;
@@ -94,6 +95,8 @@ struct RunnerState {
     running: FxHashMap<u64, Py<PyAny>>,
     next_serial: u64,
     next_context_id: u64,
+    /// Journeys finished so far: a pump asks for work again only if one finished meanwhile.
+    journeys_finished: u64,
     pumping: bool,
     pump_deferred: bool,
     timer: Option<(f64, Py<PyAny>)>,
@@ -171,6 +174,7 @@ impl Runner {
                     running: FxHashMap::default(),
                     next_serial: 0,
                     next_context_id: 0,
+                    journeys_finished: 0,
                     pumping: false,
                     pump_deferred: false,
                     timer: None,
@@ -329,10 +333,4 @@ impl TaskDone {
         Runner::task_done(then.runner.bind(py), then.purpose, outcome);
         Ok(())
     }
-}
-
-fn py_repr(obj: &Bound<'_, PyAny>) -> String {
-    obj.repr()
-        .map(|r| r.to_string())
-        .unwrap_or_else(|_| "<unrepresentable>".into())
 }

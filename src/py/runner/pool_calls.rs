@@ -16,6 +16,10 @@ impl Runner {
         let (checkouts, checkins) = {
             let this = slf.borrow();
             let mut state = this.state.borrow_mut();
+            // Built-in pools never make Python calls: the common case costs one check.
+            if !state.controller.has_pool_calls() {
+                return;
+            }
             (
                 state.controller.take_checkouts(),
                 state.controller.take_checkins(),

@@ -83,6 +83,10 @@ impl Runner {
             if work.is_empty() {
                 break;
             }
+            // Asked again at the same instant, the controller only has more work if a journey
+            // finished while these started (one that never suspends) or the budget capped it.
+            let capped = work.len() == budget;
+            let finished_before = this.state.borrow().journeys_finished;
             let mut work = work.into_iter();
             while let Some(item) = work.next() {
                 if this.state.borrow().end.is_some() {
@@ -95,6 +99,9 @@ impl Runner {
                 }
                 budget -= 1;
                 Self::start_work(slf, item);
+            }
+            if !capped && this.state.borrow().journeys_finished == finished_before {
+                break;
             }
         }
         this.state.borrow_mut().pumping = false;
