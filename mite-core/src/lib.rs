@@ -7,6 +7,7 @@
 //! (the `mite-rs` crate at the top of the workspace) are the only edge that knows about Python.
 
 pub mod bus;
+pub mod cat;
 pub mod cli;
 pub mod clock;
 pub mod collector;

@@ -59,6 +59,8 @@ pub fn cli_main(py: Python<'_>, argv: Vec<String>) -> i32 {
 
 fn run(py: Python<'_>, cli: Cli) -> Result<i32, Fatal> {
     let test = match &cli.command {
+        Command::Cat { file } => return cat_file(py, file, cli.options.prettify_timestamps),
+        Command::Uncat => return uncat_stdin(py),
         Command::DemoApp {
             host,
             port,
@@ -195,6 +197,51 @@ fn import_spec<'py>(py: Python<'py>, spec: &str, what: &str) -> Result<Bound<'py
             "{what} '{spec}': module '{module_name}' has no attribute '{attribute}'"
         ))
     })
+}
+
+/// `mite cat FILE`: the file's records as JSON lines on stdout. Ctrl-C is honoured between
+/// records (Python's handler sets a flag that `check_signals` reads).
+fn cat_file(py: Python<'_>, path: &str, prettify: bool) -> Result<i32, Fatal> {
+    let file = std::fs::File::open(path)
+        .map_err(|e| Fatal::Message(format!("cannot open {path}: {}", io_text(&e))))?;
+    let out = std::io::BufWriter::with_capacity(1 << 16, std::io::stdout().lock());
+    let mut interrupted = false;
+    let result = mite_core::cat::cat(file, out, prettify, || {
+        interrupted = py.check_signals().is_err();
+        !interrupted
+    });
+    // The records before a failure are printed too: the process exits through Python, which
+    // does not flush Rust's stdout.
+    let _ = std::io::Write::flush(&mut std::io::stdout());
+    match result {
+        Ok(_) => Ok(0),
+        Err(mite_core::cat::CatError::Stopped) => Err(Fatal::Interrupted),
+        Err(e @ mite_core::cat::CatError::Damaged { .. }) => {
+            Err(Fatal::Message(format!("{path} is {e}")))
+        }
+        Err(e) => Err(Fatal::Message(format!("{path}: {e}"))),
+    }
+}
+
+/// `mite uncat`: JSON lines on stdin as msgpack on stdout.
+fn uncat_stdin(py: Python<'_>) -> Result<i32, Fatal> {
+    let out = std::io::BufWriter::with_capacity(1 << 16, std::io::stdout().lock());
+    let result = mite_core::cat::uncat(std::io::stdin().lock(), out, || py.check_signals().is_ok());
+    let _ = std::io::Write::flush(&mut std::io::stdout());
+    match result {
+        Ok(_) => Ok(0),
+        Err(mite_core::cat::UncatError::Stopped) => Err(Fatal::Interrupted),
+        Err(e) => Err(Fatal::Message(format!("stdin: {e}"))),
+    }
+}
+
+/// An I/O error's text without Rust's `(os error N)` suffix.
+fn io_text(e: &std::io::Error) -> String {
+    let text = e.to_string();
+    match text.find(" (os error ") {
+        Some(at) => text[..at].to_owned(),
+        None => text,
+    }
 }
 
 /// ConfigManager built as mite does: the `--config` loader, then `--add-to-config` pairs.

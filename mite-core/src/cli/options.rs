@@ -45,6 +45,13 @@ pub enum Command {
     /// Run one journey in this process.
     #[command(subcommand)]
     Journey(JourneyCommand),
+    /// Print a msgpack file (collector or recorder data) as one JSON document per line.
+    Cat {
+        #[arg(value_name = "MSGPACK_FILE_PATH")]
+        file: String,
+    },
+    /// Read JSON lines on stdin and write them to stdout as msgpack.
+    Uncat,
     /// Serve the bundled demo target (the walkthrough's user API) until Ctrl-C.
     DemoApp {
         /// Address to bind.
@@ -230,6 +237,7 @@ pub struct Options {
         default_value = "mite.logoutput:HttpStatsOutput,mite.logoutput:MsgOutput"
     )]
     pub message_processors: String,
+    /// `cat`: show `time`, `start_time` and `end_time` as local date-times.
     #[arg(long, global = true)]
     pub prettify_timestamps: bool,
     /// Per-journey error totals in the stats lines.

@@ -5,11 +5,13 @@
 //! the bindings convert Python objects into [`Value`]s once, at `ctx.send` time.
 
 mod json;
+mod json_parse;
 mod message;
 mod msgpack;
 mod value;
 
 pub use json::{py_float_repr, to_json};
+pub use json_parse::{parse_json, JsonError};
 pub use message::{keys, Envelope, Message};
 pub use msgpack::{decode_stream, decode_value, encode_value, DecodeError};
 pub use value::Value;
