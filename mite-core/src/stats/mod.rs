@@ -9,6 +9,7 @@ mod exact_sum;
 mod msg_output;
 mod py_text;
 mod report;
+mod sample_store;
 mod series;
 mod table;
 

@@ -4,11 +4,13 @@
 //!
 //! Count, extremes and exact sums are kept as running state, so mean and standard deviation
 //! need no stored samples; percentiles and the share of samples within one standard deviation
-//! do, so a series keeps its samples only when asked to.
+//! do, so a series keeps its samples only when asked to, in a [`SampleStore`]: exact for a
+//! short run, an HDR histogram (0.1 %) in bounded memory for a long one.
 
 use std::cmp::Ordering;
 
 use super::exact_sum::{two_product, ExactSum};
+use super::sample_store::SampleStore;
 
 /// Observations with running exact sums, and optionally the observations themselves.
 #[derive(Clone, Debug)]
@@ -19,7 +21,7 @@ pub(crate) struct Series {
     sum: ExactSum,
     /// Σx², each square added exactly as `hi + lo`.
     sum_sq: ExactSum,
-    samples: Option<Vec<f64>>,
+    samples: Option<SampleStore>,
 }
 
 impl Series {
@@ -30,7 +32,7 @@ impl Series {
             max: f64::NEG_INFINITY,
             sum: ExactSum::new(),
             sum_sq: ExactSum::new(),
-            samples: keep_samples.then(Vec::new),
+            samples: keep_samples.then(SampleStore::new),
         }
     }
 
@@ -63,9 +65,10 @@ impl Series {
         (!self.is_empty()).then_some(self.max)
     }
 
-    /// The stored observations, if this series keeps them.
-    pub(crate) fn samples(&self) -> Option<&[f64]> {
-        self.samples.as_deref()
+    /// Whether this series keeps its observations (for percentiles).
+    #[cfg(test)]
+    pub(crate) fn keeps_samples(&self) -> bool {
+        self.samples.is_some()
     }
 
     /// `statistics.fmean`: the exactly rounded sum divided by the count.
@@ -105,46 +108,18 @@ impl Series {
     /// Percentage of samples strictly within one standard deviation of the mean, as mite's
     /// `resp_time_within_standard_deviation`. Needs stored samples and two observations.
     pub(crate) fn percent_within_one_stdev(&self) -> Option<f64> {
-        let samples = self.samples()?;
+        let samples = self.samples.as_ref()?;
         let mean = self.mean()?;
         let stdev = self.stdev()?;
-        let within = samples
-            .iter()
-            .filter(|&&x| (x - mean).abs() < stdev)
-            .count();
+        let within = samples.count_between(mean - stdev, mean + stdev);
         Some(within as f64 / samples.len() as f64 * 100.0)
     }
 
     /// `statistics.quantiles(samples, n=100)`: 99 cut points, element `p - 1` being the p-th
     /// percentile. Needs stored samples and at least one.
     pub(crate) fn percentiles(&self) -> Option<Vec<f64>> {
-        let mut sorted = self.samples()?.to_vec();
-        if sorted.is_empty() {
-            return None;
-        }
-        sorted.sort_by(f64::total_cmp);
-        Some(quantiles_exclusive(&sorted, 100))
+        self.samples.as_ref()?.percentiles()
     }
-}
-
-/// `statistics.quantiles(sorted, n=n, method="exclusive")` for non-empty sorted data.
-///
-/// Python 3.10-3.12 raise for a single data point; we follow 3.13, which repeats it.
-fn quantiles_exclusive(sorted: &[f64], n: i64) -> Vec<f64> {
-    let len = sorted.len() as i64;
-    if len == 1 {
-        return vec![sorted[0]; (n - 1) as usize];
-    }
-    let m = len + 1;
-    (1..n)
-        .map(|i| {
-            let j = (i * m / n).clamp(1, len - 1);
-            // May be negative or exceed n after clamping: the exclusive method extrapolates.
-            let delta = i * m - j * n;
-            let (lo, hi) = (sorted[(j - 1) as usize], sorted[j as usize]);
-            (lo * (n - delta) as f64 + hi * delta as f64) / n as f64
-        })
-        .collect()
 }
 
 /// The `f64` nearest to `sqrt(A / B)` (ties to even), for `A` an exact sum and `B = hi + lo`.
@@ -265,7 +240,7 @@ mod tests {
             s.push(v);
         }
         assert_eq!(s.stdev(), Some(1.0810874155219827));
-        assert_eq!(s.samples(), None);
+        assert!(!s.keeps_samples());
         assert_eq!(s.percentiles(), None);
     }
 
