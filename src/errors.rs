@@ -15,6 +15,7 @@ use pyo3::types::PyType;
 
 use mite_core::collector::CollectorError;
 use mite_core::http::{HttpError, HttpErrorKind, RequestOptionError, RuntimeError};
+use mite_core::prometheus::{BucketsError, DumpError};
 use mite_core::recorder::RecorderError;
 
 macro_rules! python_class {
@@ -104,6 +105,10 @@ pub enum BindingError {
     RequestOption(#[from] RequestOptionError),
     #[error("recursion limit exceeded")]
     TooDeep,
+    #[error(transparent)]
+    StatsDump(#[from] DumpError),
+    #[error(transparent)]
+    Buckets(#[from] BucketsError),
     // TypeError: a value of the wrong type.
     #[error("returned {0}, which is not a number")]
     VolumeNotANumber(String),
@@ -180,7 +185,9 @@ impl From<BindingError> for PyErr {
             | E::CookiesNotDict
             | E::BadCookieValue
             | E::RequestOption(_)
-            | E::TooDeep => PyValueError::new_err(text),
+            | E::TooDeep
+            | E::StatsDump(_)
+            | E::Buckets(_) => PyValueError::new_err(text),
             E::VolumeNotANumber(_) | E::MessageTypeNotStr(_) | E::NotSerializable(_) => {
                 PyTypeError::new_err(text)
             }

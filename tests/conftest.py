@@ -7,8 +7,10 @@
 
 import json
 import os
+import re
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import textwrap
@@ -159,3 +161,40 @@ def mite_project_factory():
 @pytest.fixture
 def mite_project(tmp_path):
     return MiteProject(tmp_path)
+
+
+@pytest.fixture
+def demo_app():
+    """A demo app on a free port of 127.0.0.1; yields its base URL."""
+    process = subprocess.Popen(
+        [sys.executable, "-m", "mite", "demo-app", "--port", "0", "--threads", "1"],
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        line = process.stderr.readline()
+        match = re.search(r"listening on (http://127\.0\.0\.1:\d+)", line)
+        assert match, line
+        yield match.group(1)
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+
+
+def prometheus_tool(name):
+    """The path of `prometheus` or `promtool` (Debian's prometheus package). Missing, the test
+    is skipped, unless MITE_REQUIRE_PROMETHEUS is set (as .ci/run does), where it fails."""
+    path = shutil.which(name)
+    if path is None:
+        message = f"{name} is not installed (Debian's prometheus package; .ci/run installs it)"
+        if os.environ.get("MITE_REQUIRE_PROMETHEUS"):
+            pytest.fail(message)
+        pytest.skip(message)
+    return path
+
+
+def free_port():
+    """A TCP port of 127.0.0.1 that was free a moment ago."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]

@@ -43,6 +43,7 @@ from mite_http import (
     Headers,
     HttpError,
     RequestError,
+    SessionPool,
     create_http_cookie,
     mite_http,
 )
@@ -1554,3 +1555,29 @@ def test_cli_mite_http_threads_zero_keeps_http_on_the_loops_thread(mite_project,
     [observed] = mite_project.observed()
     assert observed["status"] == 200
     assert "mite-http" not in observed["threads"]
+
+
+class _PlainContext:
+    """A context of the test's own, as mite's tests use (not a runner's)."""
+
+    config = {}
+
+    def send(self, *args, **kwargs):
+        pass
+
+
+def test_a_loop_running_an_http_journey_has_a_session_pool_until_it_closes():
+    @mite_http
+    async def journey(ctx):
+        pass
+
+    loop = asyncio.new_event_loop()
+    try:
+        assert loop not in SessionPool._session_pools
+        loop.run_until_complete(journey(_PlainContext()))
+        assert loop in SessionPool._session_pools
+        assert SessionPool._session_pools[loop].loop is loop
+        assert any(known is loop for known in SessionPool._session_pools)
+    finally:
+        loop.close()
+    assert loop not in SessionPool._session_pools

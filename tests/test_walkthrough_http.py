@@ -2,7 +2,6 @@
 scenario recording users, then the signin scenario reading them back."""
 
 import json
-import re
 import shutil
 import subprocess
 import sys
@@ -10,27 +9,8 @@ import urllib.request
 from pathlib import Path
 
 import msgpack
-import pytest
 
 EXAMPLES = Path(__file__).parent.parent / "examples" / "seed"
-
-
-@pytest.fixture
-def demo_app():
-    """A demo app on a free port of 127.0.0.1; yields its base URL."""
-    process = subprocess.Popen(
-        [sys.executable, "-m", "mite", "demo-app", "--port", "0", "--threads", "1"],
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        line = process.stderr.readline()
-        match = re.search(r"listening on (http://127\.0\.0\.1:\d+)", line)
-        assert match, line
-        yield match.group(1)
-    finally:
-        process.terminate()
-        process.wait(timeout=10)
 
 
 def run_mite(cwd, *args):

@@ -17,5 +17,6 @@ pub mod engine;
 pub mod http;
 pub mod logging;
 pub mod messages;
+pub mod prometheus;
 pub mod recorder;
 pub mod stats;

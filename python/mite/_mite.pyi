@@ -34,6 +34,9 @@ __all__ = [
     "Collector",
     "cli_main",
     "http_on_loop_thread",
+    "http_loops",
+    "NativeStats",
+    "ExporterFeed",
 ]
 
 BUILD_PROFILE: str
@@ -413,3 +416,22 @@ class Collector:
     def process_raw_message(self, raw: bytes) -> None: ...
     def flush(self) -> None: ...
     def close(self) -> None: ...
+
+def http_loops() -> list[Any]:
+    """The open event loops of this thread that have an HTTP driver."""
+
+@final
+class NativeStats:
+    """The built-in ``mite`` and ``mite_http`` stats as the Rust core counts them, with an
+    exporter of their own."""
+
+    def __new__(cls) -> NativeStats: ...
+    def process_message(self, msg: dict[str, Any]) -> None: ...
+    def prometheus_text(self) -> str: ...
+    def add_dumps(self, dumps: list[dict[str, Any]]) -> None: ...
+
+@final
+class ExporterFeed:
+    """Adds a list of stat dumps to a run's Prometheus exporter."""
+
+    def __call__(self, dumps: Iterable[dict[str, Any]]) -> None: ...

@@ -11,8 +11,9 @@ Every response (redirect hops included) is reported as an ``http_metrics`` messa
 
 import asyncio.coroutines
 import functools
+from collections.abc import Mapping
 
-from mite._mite import HttpJourney
+from mite._mite import HttpJourney, http_loops
 from mite._mite import HttpSession as Session
 from mite_http.cookies import Cookie
 from mite_http.exceptions import AcurlError, HttpError, RequestError
@@ -50,8 +51,33 @@ def mite_http(func):
     return wrapper
 
 
+class _SessionPools(Mapping):
+    """mite's per-event-loop session pools, as mite-rs has them: the loops of this thread
+    whose requests have an HTTP driver (their completion queue, on the shared connection
+    pool). A loop gets one with its first request, or when an ``@mite_http`` journey starts
+    on it with a context of its own (not a runner's)."""
+
+    def __getitem__(self, loop):
+        for known in http_loops():
+            if known is loop:
+                return SessionPool(loop)
+        raise KeyError(loop)
+
+    def __iter__(self):
+        return iter(http_loops())
+
+    def __len__(self):
+        return len(http_loops())
+
+
 class SessionPool:
-    """mite's API for the decorator; sessions share the runner's connection pool."""
+    """mite's API for the decorator; sessions share the runner's connection pool.
+    ``SessionPool._session_pools`` maps each event loop with HTTP to its pool."""
+
+    _session_pools = _SessionPools()
+
+    def __init__(self, loop=None):
+        self.loop = loop
 
     @classmethod
     def decorator(cls, func):

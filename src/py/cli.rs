@@ -9,6 +9,7 @@ use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyList, PyString, PyTuple};
 
 use super::controller::{LocalController, ScenarioSpec};
+use super::live_stats::{self, RunStats, StartError};
 use super::runner::{RunEnd, Runner, RunnerOptions};
 use super::sink::MessageSink;
 use crate::errors::one_line;
@@ -58,6 +59,12 @@ pub fn cli_main(py: Python<'_>, argv: Vec<String>) -> i32 {
 }
 
 fn run(py: Python<'_>, cli: Cli) -> Result<i32, Fatal> {
+    let runs_a_test = matches!(cli.command, Command::Scenario(_) | Command::Journey(_));
+    if cli.options.prometheus_address.is_some() && !runs_a_test {
+        return Err(Fatal::Message(
+            "--prometheus-address applies to scenario test and journey test|run only".into(),
+        ));
+    }
     let test = match &cli.command {
         Command::Cat { file } => return cat_file(py, file, cli.options.prettify_timestamps),
         Command::Uncat => return uncat_stdin(py),
@@ -96,6 +103,20 @@ fn run(py: Python<'_>, cli: Cli) -> Result<i32, Fatal> {
             .map_err(|e| Fatal::Message(one_line(py, &e)))?;
     }
     prepare_and_run(py, &cli.options, test)
+}
+
+/// `--prometheus-address`: selects the stats and starts the `/metrics` server.
+fn start_run_stats(py: Python<'_>, address: &str, options: &Options) -> Result<RunStats, Fatal> {
+    live_stats::start(
+        py,
+        address,
+        options.stats_include_processors.as_deref(),
+        options.stats_exclude_processors.as_deref(),
+    )
+    .map_err(|e| match e {
+        StartError::Python(e) => py_fatal(py, "starting the stats", &e),
+        StartError::Message(message) => Fatal::Message(message),
+    })
 }
 
 /// The in-process test commands.
@@ -485,9 +506,27 @@ fn prepare_and_run(py: Python<'_>, options: &Options, test: TestRun<'_>) -> Resu
     let config_manager = build_config(py, options)?;
     let Processors {
         builtins,
-        dict_listeners,
+        mut dict_listeners,
         raw_listeners,
     } = message_processors(py, options)?;
+    let run_stats = match &options.prometheus_address {
+        Some(address) => Some(start_run_stats(py, address, options)?),
+        None => None,
+    };
+    let (live_stats, python_stats, server) = match run_stats {
+        Some(RunStats {
+            processor,
+            python,
+            server,
+        }) => (Some(processor), python, Some(server)),
+        None => (None, None, None),
+    };
+    if let Some(stats) = &python_stats {
+        let process = stats
+            .getattr(py, "process_message")
+            .map_err(|e| py_fatal(py, "starting the Python stats", &e))?;
+        dict_listeners.push(process);
+    }
     let filter = match &options.collector_filter {
         Some(spec) => Some(PythonFilter::new(
             import_spec(py, spec, "collector filter")?.unbind(),
@@ -505,14 +544,22 @@ fn prepare_and_run(py: Python<'_>, options: &Options, test: TestRun<'_>) -> Resu
             journey_logging: options.journey_logging,
             hide_constant_logs: options.hide_constant_logs,
             report: options.report,
+            live_stats,
         })
-        .map_err(Fatal::Message)?,
+        .map_err(|e| Fatal::Message(e.to_string()))?,
     )
     .map_err(|e| Fatal::Message(format!("cannot start the message bus: {e}")))?;
     let sink = MessageSink::new(bus.sender(), dict_listeners, raw_listeners);
     let end = run_scenarios(py, options, &test, &config_manager, sink);
+    if let Some(stats) = &python_stats {
+        if let Err(e) = stats.call_method0(py, "flush") {
+            log::error!(target: "mite.stats", "Python stats: {}", one_line(py, &e));
+        }
+    }
     // The bus thread may need the GIL to finish (a Python collector filter): release it.
     let processors = py.detach(|| bus.stop());
+    // Served until every message has been counted.
+    drop(server);
     Ok(match end? {
         RunEnd::Completed => {
             if verdict.judge(&processors) {

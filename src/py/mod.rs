@@ -10,6 +10,7 @@ mod convert;
 mod datapools;
 mod exception_report;
 mod http;
+mod live_stats;
 mod processors;
 mod runner;
 mod schedule;
@@ -49,6 +50,8 @@ fn _mite(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<context::Context>()?;
     m.add_class::<transaction::Transaction>()?;
     m.add_class::<sink::MessageSink>()?;
+    m.add_class::<live_stats::NativeStats>()?;
+    m.add_class::<live_stats::ExporterFeed>()?;
     m.add_class::<datapools::RecyclableIterableDataPool>()?;
     m.add_class::<datapools::IterableDataPool>()?;
     m.add_class::<datapools::SingleRunDataPool>()?;
@@ -68,6 +71,7 @@ fn _mite(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<processors::Recorder>()?;
     m.add_class::<processors::Collector>()?;
     m.add_function(wrap_pyfunction!(cli::cli_main, m)?)?;
+    m.add_function(wrap_pyfunction!(http::loop_driver::http_loops, m)?)?;
     m.add_function(wrap_pyfunction!(loop_runtime::http_on_loop_thread, m)?)?;
     send_slot::install::<awaitable::Ready>(m.py());
     send_slot::install::<native_future::NativeFuture>(m.py());

@@ -28,6 +28,10 @@ pub trait Processor: Send {
         false
     }
 
+    /// Called when the queue is empty (about every couple of milliseconds while idle), with
+    /// the current epoch time: for work that is due by the clock rather than by a message.
+    fn idle(&mut self, _now: f64) {}
+
     /// Called once after the last message: flush files, print what is pending.
     fn finish(&mut self) {}
 
@@ -126,6 +130,9 @@ fn consume(rx: Receiver<Item>, mut processors: Vec<Box<dyn Processor>>) -> Vec<B
                 std::thread::sleep(IDLE_SLEEP);
                 now = unix_time();
                 since_clock = 0;
+                for processor in processors.iter_mut() {
+                    processor.idle(now);
+                }
             }
         }
     }

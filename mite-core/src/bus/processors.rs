@@ -9,6 +9,7 @@ use super::Processor;
 use crate::clock::unix_time;
 use crate::collector::Collector;
 use crate::messages::{Message, Value};
+use crate::prometheus::LiveStats;
 use crate::recorder::{Recorder, RecorderOutcome, PURGE_MISSING_LOG};
 use crate::stats::{
     format_debug_log, format_exception_log, ConsoleOptions, ConsoleStats, ThresholdArgs,
@@ -52,12 +53,33 @@ pub struct ProcessorConfig {
     pub journey_logging: bool,
     pub hide_constant_logs: bool,
     pub report: bool,
+    /// The stats behind `--prometheus-address`, when it is given.
+    pub live_stats: Option<LiveStats>,
 }
 
-/// The processors in mite's order. Fails (one line) if a directory cannot be created.
-pub fn build(config: ProcessorConfig) -> Result<Vec<Box<dyn Processor>>, String> {
-    let recorder = Recorder::new(&config.recorder_dir)
-        .map_err(|e| format!("recorder directory {}: {e}", config.recorder_dir.display()))?;
+/// Why the processors could not be built.
+#[derive(Debug, thiserror::Error)]
+pub enum BuildError {
+    #[error("recorder directory {}: {source}", dir.display())]
+    RecorderDir {
+        dir: PathBuf,
+        source: crate::recorder::RecorderError,
+    },
+    #[error("collector directory {}: {source}", dir.display())]
+    CollectorDir {
+        dir: PathBuf,
+        source: crate::collector::CollectorError,
+    },
+}
+
+/// The processors in mite's order, then the live stats. Fails if a directory cannot be
+/// created.
+pub fn build(config: ProcessorConfig) -> Result<Vec<Box<dyn Processor>>, BuildError> {
+    let recorder =
+        Recorder::new(&config.recorder_dir).map_err(|source| BuildError::RecorderDir {
+            dir: config.recorder_dir.clone(),
+            source,
+        })?;
     log::info!(target: "mite.recorder", "Starting recorder");
     let collector = Collector::new(
         &config.collector_dir,
@@ -65,11 +87,9 @@ pub fn build(config: ProcessorConfig) -> Result<Vec<Box<dyn Processor>>, String>
         None,
         config.collector_use_json,
     )
-    .map_err(|e| {
-        format!(
-            "collector directory {}: {e}",
-            config.collector_dir.display()
-        )
+    .map_err(|source| BuildError::CollectorDir {
+        dir: config.collector_dir.clone(),
+        source,
     })?;
     log::info!(target: "mite.collector", "Initializing collector");
     let builtins = config.builtins;
@@ -98,6 +118,9 @@ pub fn build(config: ProcessorConfig) -> Result<Vec<Box<dyn Processor>>, String>
         filter: config.collector_filter,
         errors: 0,
     }));
+    if let Some(live) = config.live_stats {
+        processors.push(Box::new(live));
+    }
     Ok(processors)
 }
 
@@ -288,6 +311,7 @@ mod tests {
             journey_logging: false,
             hide_constant_logs: true,
             report: false,
+            live_stats: None,
         }
     }
 

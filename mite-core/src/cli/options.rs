@@ -191,6 +191,10 @@ pub struct Options {
         default_value = "127.0.0.1:9301"
     )]
     pub web_address: String,
+    /// Serve the run's stats as Prometheus metrics on http://[HOST:]PORT/metrics while
+    /// `scenario test` or `journey test|run` runs (HOST defaults to 127.0.0.1). Off unless given.
+    #[arg(long, global = true, value_name = "[HOST:]PORT")]
+    pub prometheus_address: Option<String>,
     #[arg(long, global = true, value_name = "BACKEND", default_value = "ZMQ")]
     pub message_backend: String,
     /// Do not put the working directory first on sys.path.
@@ -305,6 +309,10 @@ impl Options {
             ("--controller-socket".into(), text(&self.controller_socket)),
             ("--message-socket".into(), text(&self.message_socket)),
             ("--collector-socket".into(), text(&self.collector_socket)),
+            (
+                "--prometheus-address".into(),
+                optional(&self.prometheus_address),
+            ),
             ("--stats-in-socket".into(), text(&self.stats_in_socket)),
             ("--stats-out-socket".into(), text(&self.stats_out_socket)),
             (

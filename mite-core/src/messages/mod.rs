@@ -8,10 +8,12 @@ mod json;
 mod json_parse;
 mod message;
 mod msgpack;
+mod py_text;
 mod value;
 
 pub use json::{py_float_repr, to_json};
 pub use json_parse::{parse_json, JsonError};
 pub use message::{keys, Envelope, Message};
 pub use msgpack::{decode_stream, decode_value, encode_value, DecodeError};
+pub use py_text::{py_repr, py_str};
 pub use value::Value;

@@ -7,8 +7,8 @@
 
 use std::fmt::Write;
 
-use super::py_text::py_str;
 use super::series::Series;
+use crate::messages::py_str;
 use crate::messages::Message;
 
 /// mite's logger name for these lines.

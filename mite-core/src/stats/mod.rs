@@ -7,7 +7,6 @@
 mod console;
 mod exact_sum;
 mod msg_output;
-mod py_text;
 mod report;
 mod sample_store;
 mod series;

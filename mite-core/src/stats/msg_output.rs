@@ -6,7 +6,7 @@
 use std::cmp::Ordering;
 use std::fmt::Write;
 
-use super::py_text::py_str;
+use crate::messages::py_str;
 use crate::messages::{Message, Value};
 
 /// mite's logger name for these lines.

@@ -8,6 +8,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyTuple};
 
+use super::loop_driver::{get_running_loop, HttpDriver};
 use super::session::HttpSession;
 use crate::bridge::coroutine::{send, throw, Step};
 use crate::bridge::send_slot::{AmSend, SendOutcome};
@@ -92,6 +93,17 @@ impl HttpCall {
         let this = slf.borrow();
         let ctx = this.ctx.bind(py).clone();
         if !this.started.swap(true, Ordering::Relaxed) {
+            if ctx.cast_exact::<Context>().is_err() {
+                // A journey driven outside a runner (a test's mock context): give the running
+                // loop its HTTP driver now, as mite gives a loop its session pool on the
+                // first call, so `SessionPool._session_pools` lists it. A runner's loop gets
+                // its driver with its first request, at no cost per journey.
+                if let Ok(event_loop) = get_running_loop(py) {
+                    if let Err(e) = HttpDriver::for_loop(&event_loop) {
+                        return SendOutcome::Raise(e);
+                    }
+                }
+            }
             let session = Bound::new(py, HttpSession::create(py, ctx.clone().unbind()));
             if let Err(e) = session.and_then(|s| set_http(&ctx, Some(s.into_any()))) {
                 return SendOutcome::Raise(e);

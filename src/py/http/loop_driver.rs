@@ -79,6 +79,22 @@ pub struct HttpDriver {
     draining: AtomicBool,
 }
 
+/// `mite._mite.http_loops()`: the open event loops of this thread that have an HTTP driver
+/// (mite's per-loop session pools, `mite_http.SessionPool._session_pools`).
+#[pyfunction]
+pub fn http_loops(py: Python<'_>) -> Vec<Py<PyAny>> {
+    DRIVERS.with_borrow(|drivers| {
+        drivers
+            .iter()
+            .map(|d| d.get().event_loop.clone_ref(py))
+            .filter(|l| {
+                let closed = l.call_method0(py, "is_closed");
+                !closed.and_then(|c| c.is_truthy(py)).unwrap_or(true)
+            })
+            .collect()
+    })
+}
+
 impl HttpDriver {
     /// The driver of `event_loop`, created (and registered as a reader) on first use. Drivers
     /// of closed loops are dropped, closing their eventfds.

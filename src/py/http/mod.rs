@@ -5,7 +5,7 @@
 //! batch (an eventfd); the loop converts the result to Python and resumes the journey.
 
 mod decorator;
-mod loop_driver;
+pub(crate) mod loop_driver;
 mod response;
 mod session;
 

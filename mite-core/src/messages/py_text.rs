@@ -8,10 +8,10 @@
 
 use std::fmt::Write;
 
-use crate::messages::{py_float_repr, Value};
+use super::{py_float_repr, Value};
 
 /// `str(value)`: strings as they are, everything else as its `repr`.
-pub(crate) fn py_str(value: &Value) -> String {
+pub fn py_str(value: &Value) -> String {
     match value {
         Value::Str(s) => s.to_string(),
         _ => py_repr(value),
@@ -19,7 +19,7 @@ pub(crate) fn py_str(value: &Value) -> String {
 }
 
 /// `repr(value)`.
-pub(crate) fn py_repr(value: &Value) -> String {
+pub fn py_repr(value: &Value) -> String {
     let mut out = String::new();
     write_repr(&mut out, value);
     out
