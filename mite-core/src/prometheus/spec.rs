@@ -88,14 +88,17 @@ pub fn http_buckets_from_env() -> Result<Vec<f64>, BucketsError> {
     }
 }
 
+/// Field names, as the shared copies messages use where there are such.
 fn names(list: &str) -> Vec<Arc<str>> {
-    list.split_whitespace().map(Arc::from).collect()
+    list.split_whitespace()
+        .map(|name| keys::interned(name).unwrap_or_else(|| Arc::from(name)))
+        .collect()
 }
 
 fn fields(labels: &str, value: Option<&str>) -> Extract {
     Extract::Fields {
         labels: names(labels),
-        value: value.map(Arc::from),
+        value: value.map(|name| keys::interned(name).unwrap_or_else(|| Arc::from(name))),
     }
 }
 

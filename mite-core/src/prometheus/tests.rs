@@ -14,11 +14,16 @@ fn envelope() -> Arc<Envelope> {
     })
 }
 
+/// A field name as messages carry it: the shared copy where there is one.
+fn key(name: &str) -> Arc<str> {
+    keys::interned(name).unwrap_or_else(|| Arc::from(name))
+}
+
 fn in_transaction(kind: &str, fields: Vec<(&str, Value)>) -> Message {
     Message {
-        kind: Arc::from(kind),
+        kind: key(kind),
         time: 10.0,
-        fields: fields.into_iter().map(|(k, v)| (Arc::from(k), v)).collect(),
+        fields: fields.into_iter().map(|(k, v)| (key(k), v)).collect(),
         envelope: Some(envelope()),
         transaction: Some((Arc::from("T"), 1)),
         has_transaction_keys: true,
@@ -262,4 +267,174 @@ fn the_live_processor_dumps_on_idle_and_at_finish() {
     live.process(&http(0.05, 200), &[], 100.31);
     live.finish();
     assert!(shared.render().contains("le=\"+Inf\"} 2\n"));
+}
+
+#[test]
+fn fields_are_found_wherever_they_are_in_a_message() {
+    let mut table = StatTable::new(mite_http_stats(vec![1.0]));
+    let mut reordered = http(0.5, 200);
+    reordered.fields.reverse();
+    let mut without_method = http(0.5, 404);
+    without_method.fields.retain(|(k, _)| &**k != "method");
+    for msg in [http(0.5, 200), reordered, without_method, http(0.5, 200)] {
+        table.process(&msg);
+    }
+    let mut exporter = Exporter::new();
+    for dump in table.dump() {
+        exporter.apply(dump).unwrap();
+    }
+    let text = exporter.render();
+    assert!(
+        text.contains("method=\"GET\",response_code=\"200\"} 3\n"),
+        "{text}"
+    );
+    assert!(
+        text.contains("method=\"\",response_code=\"404\"} 1\n"),
+        "{text}"
+    );
+}
+
+#[test]
+fn equal_label_values_in_different_allocations_share_a_sample() {
+    let mut table = StatTable::new(mite_stats());
+    for _ in 0..3 {
+        // A fresh envelope (and fresh strings) per message, as per journey.
+        let mut msg = in_transaction("txn", vec![("had_error", Value::Bool(false))]);
+        msg.transaction = Some((Arc::from(String::from("T").as_str()), 1));
+        table.process(&msg);
+    }
+    let dumps = table.dump();
+    let DumpBody::Counter(samples) = &dumps[1].body else {
+        panic!("not a counter");
+    };
+    assert_eq!(samples.len(), 1);
+    assert_eq!(samples[0].1, Number::Int(3));
+}
+
+#[test]
+fn many_distinct_and_recurring_keys_are_counted_apart() {
+    // More alternating label values than the recently-used list holds, with shared prefixes
+    // and suffixes (which share a hash), each counted exactly.
+    let mut table = StatTable::new(mite_stats());
+    let names: Vec<String> = (0..9)
+        .map(|i| format!("__root__ :: step {i} of the journey"))
+        .collect();
+    for round in 0..5 {
+        for (i, name) in names.iter().enumerate() {
+            let mut msg = in_transaction("txn", vec![("had_error", Value::Bool(round % 2 == 0))]);
+            msg.transaction = Some((Arc::from(name.as_str()), i as u64));
+            table.process(&msg);
+        }
+    }
+    let dumps = table.dump();
+    let DumpBody::Counter(samples) = &dumps[1].body else {
+        panic!("not a counter");
+    };
+    assert_eq!(samples.len(), 18);
+    let total: i64 = samples
+        .iter()
+        .map(|(_, n)| match n {
+            Number::Int(i) => *i,
+            Number::Float(_) => panic!("a count became a float"),
+        })
+        .sum();
+    assert_eq!(total, 45);
+    assert!(samples
+        .iter()
+        .all(|(_, n)| *n == Number::Int(3) || *n == Number::Int(2)));
+}
+
+/// Not a check: a workload for measuring the per-message cost under callgrind
+/// (`cargo test --release -p mite-core --lib cost_probe -- --ignored`): the messages of
+/// journeys as the runner sends them (its envelope, `http_metrics` with all their fields, two
+/// `txn`s), two journeys interleaved.
+#[test]
+#[ignore]
+fn cost_probe() {
+    let mut table = builtin();
+    // As the runner has them: one copy of the test's and the journey's names, a fresh
+    // transaction name per transaction.
+    let (test, spec) = (
+        Value::str("bench:scenario"),
+        Value::str("fixed_work:one_request"),
+    );
+    let journey = |context: u64| {
+        Arc::new(Envelope {
+            entries: vec![
+                (keys::test(), test.clone()),
+                (keys::runner_id(), Value::UInt(1)),
+                (keys::journey(), spec.clone()),
+                (keys::context_id(), Value::UInt(context)),
+                (keys::scenario_id(), Value::UInt(1)),
+                (keys::scenario_data_id(), Value::UInt(context)),
+            ],
+        })
+    };
+    for i in 0..50_000u64 {
+        for envelope in [journey(2 * i), journey(2 * i + 1)] {
+            let names: [Arc<str>; 2] = [
+                Arc::from(format!("{} :: Request", "__root__")),
+                Arc::from(String::from("__root__")),
+            ];
+            let fields = [
+                ("start_time", Value::Int(1)),
+                ("effective_url", Value::str("http://127.0.0.1/")),
+                ("response_code", Value::UInt(200)),
+                ("dns_time", Value::Float(0.0)),
+                ("connect_time", Value::Float(0.0)),
+                ("tls_time", Value::Float(0.0)),
+                ("transfer_start_time", Value::Float(0.0)),
+                ("first_byte_time", Value::Float(0.001)),
+                ("total_time", Value::Float(0.001 * (i % 50) as f64)),
+                ("primary_ip", Value::str("127.0.0.1")),
+                ("method", Value::Bin(b"GET".to_vec())),
+                ("download_size", Value::Float(612.0)),
+            ];
+            let mut msg = in_transaction("http_metrics", fields.to_vec());
+            msg.envelope = Some(envelope.clone());
+            msg.transaction = Some((names[0].clone(), 2));
+            table.process(&msg);
+            for name in &names {
+                let mut txn = in_transaction("txn", vec![("had_error", Value::Bool(false))]);
+                txn.envelope = Some(envelope.clone());
+                txn.transaction = Some((name.clone(), 1));
+                table.process(&txn);
+            }
+        }
+        if i % 5_000 == 0 {
+            let _ = table.dump();
+        }
+    }
+}
+
+#[test]
+fn envelopes_that_differ_give_each_message_its_own_labels() {
+    let other = Arc::new(Envelope {
+        entries: vec![
+            (keys::journey(), Value::str("m:other")),
+            (keys::test(), Value::str("S")),
+            (key("method"), Value::str("FROM-ENVELOPE")),
+        ],
+    });
+    let mut table = StatTable::new(mite_http_stats(vec![1.0]));
+    for i in 0..6 {
+        let mut msg = http(0.5, 200);
+        if i % 2 == 1 {
+            msg.envelope = Some(other.clone());
+        }
+        table.process(&msg);
+    }
+    let mut exporter = Exporter::new();
+    for dump in table.dump() {
+        exporter.apply(dump).unwrap();
+    }
+    let text = exporter.render();
+    assert!(
+        text.contains(
+            "journey=\"m:j\",transaction=\"T\",method=\"GET\",response_code=\"200\"} 3\n"
+        ),
+        "{text}"
+    );
+    // The envelope's field wins over the message's own, as in Message::get.
+    assert!(text.contains("journey=\"m:other\",transaction=\"T\",method=\"FROM-ENVELOPE\",response_code=\"200\"} 3\n"), "{text}");
 }
