@@ -55,6 +55,15 @@ fn report(actual: i64) -> Message {
         .with_field(keys::num_runners(), Value::Int(1))
 }
 
+/// The table's deltas added to a fresh exporter, rendered.
+fn rendered(table: &mut StatTable) -> String {
+    let mut exporter = Exporter::new();
+    for dump in table.dump() {
+        exporter.apply(dump).unwrap();
+    }
+    exporter.render()
+}
+
 fn builtin() -> StatTable {
     let mut specs = mite_stats();
     specs.extend(mite_http_stats(vec![0.01, 0.1, 1.0]));
@@ -279,11 +288,7 @@ fn fields_are_found_wherever_they_are_in_a_message() {
     for msg in [http(0.5, 200), reordered, without_method, http(0.5, 200)] {
         table.process(&msg);
     }
-    let mut exporter = Exporter::new();
-    for dump in table.dump() {
-        exporter.apply(dump).unwrap();
-    }
-    let text = exporter.render();
+    let text = rendered(&mut table);
     assert!(
         text.contains("method=\"GET\",response_code=\"200\"} 3\n"),
         "{text}"
@@ -424,11 +429,7 @@ fn envelopes_that_differ_give_each_message_its_own_labels() {
         }
         table.process(&msg);
     }
-    let mut exporter = Exporter::new();
-    for dump in table.dump() {
-        exporter.apply(dump).unwrap();
-    }
-    let text = exporter.render();
+    let text = rendered(&mut table);
     assert!(
         text.contains(
             "journey=\"m:j\",transaction=\"T\",method=\"GET\",response_code=\"200\"} 3\n"
