@@ -190,12 +190,11 @@ impl Context {
         // The native path needs the id data as message fields; a value msgpack cannot hold
         // is an error there, exactly as it would be when mite packs the message.
         let envelope = match (&target, &id_data) {
-            (SendTarget::Native(_), Some(d)) => Some(Arc::new(Envelope {
-                entries: d
-                    .iter()
+            (SendTarget::Native(_), Some(d)) => Some(Arc::new(Envelope::new(
+                d.iter()
                     .map(|(k, v)| Ok((to_arc_str(k.cast()?)?, to_value(&v)?)))
                     .collect::<PyResult<_>>()?,
-            })),
+            ))),
             _ => None,
         };
         let _ = py;

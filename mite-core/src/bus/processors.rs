@@ -320,9 +320,10 @@ mod tests {
             kind: Arc::from(kind),
             time: 1.0,
             fields,
-            envelope: Some(Arc::new(Envelope {
-                entries: vec![(keys::journey(), Value::str("m:j"))],
-            })),
+            envelope: Some(Arc::new(Envelope::new(vec![(
+                keys::journey(),
+                Value::str("m:j"),
+            )]))),
             transaction: Some((Arc::from("__root__"), 1)),
             has_transaction_keys: true,
         }

@@ -1,5 +1,5 @@
 use std::borrow::Cow;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use super::Value;
 
@@ -74,12 +74,32 @@ pub mod keys {
 }
 
 /// The fields a runner adds to every message of one journey execution (mite's `id_data`).
-#[derive(Clone, Debug, Default, PartialEq)]
+#[derive(Clone, Debug, Default)]
 pub struct Envelope {
     pub entries: Vec<(Arc<str>, Value)>,
+    /// One bit per key ([`key_bit`]), worked out the first time it is asked for: a lookup
+    /// of a key whose bit is not set can skip the entries (stats look up, per message,
+    /// several fields that live in the message itself).
+    key_bits: OnceLock<u64>,
+}
+
+/// A key's bit in an envelope's [`Envelope::may_contain`] set: keys of different lengths
+/// or ends mostly get different bits.
+pub fn key_bit(key: &str) -> u64 {
+    let bytes = key.as_bytes();
+    let first = bytes.first().copied().unwrap_or(0) as usize;
+    let last = bytes.last().copied().unwrap_or(0) as usize;
+    1 << ((bytes.len() * 7 + first + last * 3) & 63)
 }
 
 impl Envelope {
+    pub fn new(entries: Vec<(Arc<str>, Value)>) -> Self {
+        Envelope {
+            entries,
+            key_bits: OnceLock::new(),
+        }
+    }
+
     pub fn get(&self, key: &str) -> Option<&Value> {
         self.entries
             .iter()
@@ -89,6 +109,23 @@ impl Envelope {
 
     pub fn contains(&self, key: &str) -> bool {
         self.get(key).is_some()
+    }
+
+    /// False when no key has this [`key_bit`]: then the key is certainly not here.
+    #[inline(always)]
+    pub fn may_contain(&self, bit: u64) -> bool {
+        let bits = self.key_bits.get_or_init(|| {
+            self.entries
+                .iter()
+                .fold(0, |bits, (k, _)| bits | key_bit(k))
+        });
+        bits & bit != 0
+    }
+}
+
+impl PartialEq for Envelope {
+    fn eq(&self, other: &Self) -> bool {
+        self.entries == other.entries
     }
 }
 
@@ -189,12 +226,10 @@ mod tests {
     use super::*;
 
     fn envelope() -> Arc<Envelope> {
-        Arc::new(Envelope {
-            entries: vec![
-                (keys::test(), Value::str("T")),
-                (keys::journey(), Value::str("m:j")),
-            ],
-        })
+        Arc::new(Envelope::new(vec![
+            (keys::test(), Value::str("T")),
+            (keys::journey(), Value::str("m:j")),
+        ]))
     }
 
     #[test]

@@ -13,7 +13,7 @@ mod value;
 
 pub use json::{py_float_repr, to_json};
 pub use json_parse::{parse_json, JsonError};
-pub use message::{keys, Envelope, Message};
+pub use message::{key_bit, keys, Envelope, Message};
 pub use msgpack::{decode_stream, decode_value, encode_value, DecodeError};
 pub use py_text::{py_repr, py_str};
 pub use value::Value;

@@ -290,9 +290,10 @@ mod tests {
                 (Arc::from("had_error"), Value::Bool(true)),
                 (Arc::from("journey"), Value::str("overwritten")),
             ],
-            envelope: Some(Arc::new(Envelope {
-                entries: vec![(Arc::from("journey"), Value::str("m:j"))],
-            })),
+            envelope: Some(Arc::new(Envelope::new(vec![(
+                Arc::from("journey"),
+                Value::str("m:j"),
+            )]))),
             transaction: Some((Arc::from("__root__"), 3)),
             has_transaction_keys: true,
         };

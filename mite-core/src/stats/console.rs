@@ -205,9 +205,10 @@ mod tests {
 
     fn error(kind: &str, journey: &str) -> Message {
         let mut msg = Message::bare(Arc::from(kind), 0.0);
-        msg.envelope = Some(Arc::new(Envelope {
-            entries: vec![(keys::journey(), Value::str(journey))],
-        }));
+        msg.envelope = Some(Arc::new(Envelope::new(vec![(
+            keys::journey(),
+            Value::str(journey),
+        )])));
         msg
     }
 

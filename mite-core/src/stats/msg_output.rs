@@ -94,16 +94,14 @@ mod tests {
     use crate::messages::{keys, Envelope};
 
     fn envelope() -> Arc<Envelope> {
-        Arc::new(Envelope {
-            entries: vec![
-                (keys::test(), Value::str("mod:scenario")),
-                (keys::runner_id(), Value::UInt(1)),
-                (keys::journey(), Value::str("mod:journey")),
-                (keys::context_id(), Value::UInt(4)),
-                (keys::scenario_id(), Value::UInt(2)),
-                (keys::scenario_data_id(), Value::Nil),
-            ],
-        })
+        Arc::new(Envelope::new(vec![
+            (keys::test(), Value::str("mod:scenario")),
+            (keys::runner_id(), Value::UInt(1)),
+            (keys::journey(), Value::str("mod:journey")),
+            (keys::context_id(), Value::UInt(4)),
+            (keys::scenario_id(), Value::UInt(2)),
+            (keys::scenario_data_id(), Value::Nil),
+        ]))
     }
 
     fn exception(stacktrace: &str) -> Message {

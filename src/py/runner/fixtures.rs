@@ -35,16 +35,14 @@ impl Runner {
         let py = slf.py();
         // The fixture function gets a context of its own, as mite passes the first journey's.
         let spec = this.journey_spec(id);
-        let envelope = Arc::new(Envelope {
-            entries: vec![
-                (keys::test(), Value::Str(this.test_name.clone())),
-                (
-                    keys::runner_id(),
-                    Value::UInt(this.state.borrow().runner_id),
-                ),
-                (keys::journey(), Value::Str(spec)),
-            ],
-        });
+        let envelope = Arc::new(Envelope::new(vec![
+            (keys::test(), Value::Str(this.test_name.clone())),
+            (
+                keys::runner_id(),
+                Value::UInt(this.state.borrow().runner_id),
+            ),
+            (keys::journey(), Value::Str(spec)),
+        ]));
         let ctx = Context::for_journey(
             this.sink.clone_ref(py),
             this.config.clone_ref(py).into_any(),

@@ -192,22 +192,20 @@ impl Runner {
             state.next_context_id += 1;
             (state.next_serial, state.next_context_id)
         };
-        let envelope = Arc::new(Envelope {
-            entries: vec![
-                (keys::test(), Value::Str(this.test_name.clone())),
-                (
-                    keys::runner_id(),
-                    Value::UInt(this.state.borrow().runner_id),
-                ),
-                (keys::journey(), Value::Str(spec.clone())),
-                (keys::context_id(), Value::UInt(context_id)),
-                (keys::scenario_id(), Value::UInt(u64::from(id))),
-                (
-                    keys::scenario_data_id(),
-                    item.as_ref().map_or(Value::Nil, |i| i.id.value.clone()),
-                ),
-            ],
-        });
+        let envelope = Arc::new(Envelope::new(vec![
+            (keys::test(), Value::Str(this.test_name.clone())),
+            (
+                keys::runner_id(),
+                Value::UInt(this.state.borrow().runner_id),
+            ),
+            (keys::journey(), Value::Str(spec.clone())),
+            (keys::context_id(), Value::UInt(context_id)),
+            (keys::scenario_id(), Value::UInt(u64::from(id))),
+            (
+                keys::scenario_data_id(),
+                item.as_ref().map_or(Value::Nil, |i| i.id.value.clone()),
+            ),
+        ]));
         let context = Context::for_journey(
             this.sink.clone_ref(py),
             this.config.clone_ref(py).into_any(),
