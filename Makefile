@@ -15,7 +15,7 @@ venv: $(PY)
 $(PY):
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
-	$(PY) -m pip install -q "maturin>=1.7,<2" "pytest>=7" msgpack ruff "mypy==2.4.1"
+	$(PY) -m pip install -q "maturin>=1.7,<2" "pytest>=7" msgpack ruff "mypy==2.4.1" pyzmq
 
 # What users get: a release build installed into the venv.
 install: venv

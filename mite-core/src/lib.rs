@@ -20,3 +20,4 @@ pub mod messages;
 pub mod prometheus;
 pub mod recorder;
 pub mod stats;
+pub mod wire;

@@ -68,6 +68,13 @@ fn run(py: Python<'_>, cli: Cli) -> Result<i32, Fatal> {
     let test = match &cli.command {
         Command::Cat { file } => return cat_file(py, file, cli.options.prettify_timestamps),
         Command::Uncat => return uncat_stdin(py),
+        Command::Duplicator { .. }
+        | Command::Collector
+        | Command::Recorder
+        | Command::Stats
+        | Command::PrometheusExporter => {
+            return super::components::run(py, &cli.command, &cli.options).map_err(Fatal::Message)
+        }
         Command::DemoApp {
             host,
             port,
@@ -94,15 +101,22 @@ fn run(py: Python<'_>, cli: Cli) -> Result<i32, Fatal> {
         .map_err(|e: UnknownLogLevel| Fatal::Message(format!("--log-level: {e}")))?;
     setup_logging(py, level)
         .map_err(|e| Fatal::Message(format!("cannot configure logging: {}", one_line(py, &e))))?;
-    if !cli.options.exclude_working_directory {
-        let cwd = std::env::current_dir()
-            .map_err(|e| Fatal::Message(format!("no working directory: {e}")))?;
-        let sys_path = py.import("sys").and_then(|s| s.getattr("path"));
-        sys_path
-            .and_then(|p| p.call_method1("insert", (0, cwd.to_string_lossy().to_string())))
-            .map_err(|e| Fatal::Message(one_line(py, &e)))?;
-    }
+    add_working_directory(py, &cli.options).map_err(Fatal::Message)?;
     prepare_and_run(py, &cli.options, test)
+}
+
+/// Puts the working directory first on `sys.path` (mite's default), unless
+/// `--exclude-working-directory`.
+pub(super) fn add_working_directory(py: Python<'_>, options: &Options) -> Result<(), String> {
+    if options.exclude_working_directory {
+        return Ok(());
+    }
+    let cwd = std::env::current_dir().map_err(|e| format!("no working directory: {e}"))?;
+    let sys_path = py.import("sys").and_then(|s| s.getattr("path"));
+    sys_path
+        .and_then(|p| p.call_method1("insert", (0, cwd.to_string_lossy().to_string())))
+        .map_err(|e| one_line(py, &e))?;
+    Ok(())
 }
 
 /// `--prometheus-address`: selects the stats and starts the `/metrics` server.
@@ -188,6 +202,18 @@ fn setup_logging(py: Python<'_>, level: LogLevel) -> PyResult<()> {
 }
 
 /// Imports `module:attribute`, describing failures in one line.
+/// [`import_spec`] for callers outside this module: the failure as its one line.
+pub(super) fn import_spec_line<'py>(
+    py: Python<'py>,
+    spec: &str,
+    what: &str,
+) -> Result<Bound<'py, PyAny>, String> {
+    import_spec(py, spec, what).map_err(|e| match e {
+        Fatal::Message(message) => message,
+        Fatal::Interrupted => "interrupted".into(),
+    })
+}
+
 fn import_spec<'py>(py: Python<'py>, spec: &str, what: &str) -> Result<Bound<'py, PyAny>, Fatal> {
     let Some((module_name, attribute)) = spec.split_once(':') else {
         return Err(Fatal::Message(format!(
@@ -784,13 +810,13 @@ fn close_loop(py: Python<'_>, event_loop: &Bound<'_, PyAny>) -> PyResult<()> {
 
 /// `--collector-filter`: a Python function deciding, from the raw msgpack bytes, whether the
 /// collector keeps a message. Runs on the bus thread, taking the GIL only for the call.
-pub struct PythonFilter {
+pub(super) struct PythonFilter {
     function: Py<PyAny>,
     warned: bool,
 }
 
 impl PythonFilter {
-    fn new(function: Py<PyAny>) -> Self {
+    pub(super) fn new(function: Py<PyAny>) -> Self {
         PythonFilter {
             function,
             warned: false,

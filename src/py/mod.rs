@@ -3,6 +3,7 @@
 
 mod active_transaction;
 mod cli;
+mod components;
 mod config_versions;
 mod context;
 mod controller;

@@ -52,6 +52,21 @@ pub enum Command {
     },
     /// Read JSON lines on stdin and write them to stdout as msgpack.
     Uncat,
+    /// Forward every message from --message-socket (bound) to each OUT_SOCKET (bound).
+    Duplicator {
+        /// Addresses to bind, each getting every message.
+        #[arg(value_name = "OUT_SOCKET", required = true)]
+        out_sockets: Vec<String>,
+    },
+    /// Write the messages from --collector-socket into rolling files in --collector-dir.
+    Collector,
+    /// Append data_created messages from --recorder-socket to --recorder-dir.
+    Recorder,
+    /// Count the messages from --stats-in-socket; send the stats to --stats-out-socket.
+    Stats,
+    /// Add up the stats from --stats-out-socket (bound); serve /metrics on --web-address.
+    #[command(name = "prometheus_exporter")]
+    PrometheusExporter,
     /// Serve the bundled demo target (the walkthrough's user API) until Ctrl-C.
     DemoApp {
         /// Address to bind.
