@@ -154,6 +154,9 @@ pub enum BindingError {
     Recorder(#[from] RecorderError),
     #[error(transparent)]
     Collector(#[from] CollectorError),
+    // OSError with libzmq's errno.
+    #[error("{what}: {source}")]
+    Socket { what: String, source: zmq::Error },
 }
 
 impl BindingError {
@@ -213,6 +216,7 @@ impl From<BindingError> for PyErr {
                 CollectorError::CreateDir { path, source } | CollectorError::Io { path, source },
             ) => os_error(source, text, Some(path)),
             E::Collector(_) => PyValueError::new_err(text),
+            E::Socket { source, .. } => PyOSError::new_err((source.to_raw(), text)),
         }
     }
 }

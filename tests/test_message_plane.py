@@ -11,7 +11,6 @@ import urllib.request
 import msgpack
 import pytest
 import zmq
-
 from conftest import free_port
 
 STARTUP_DEADLINE = 20
@@ -154,7 +153,7 @@ class Plane:
         self.sender.close()
         self.context.term()
         results = {}
-        for name, process in self.processes.items():
+        for process in self.processes.values():
             if process.poll() is None:
                 process.send_signal(sig)
         for name, process in self.processes.items():
@@ -257,7 +256,7 @@ def test_bad_frames_are_logged_once_and_skipped(plane):
         (["duplicator"], "OUT_SOCKET"),
         (
             ["duplicator", "--message-socket=127.0.0.1:1", "tcp://127.0.0.1:2"],
-            "--message-socket: \"127.0.0.1:1\" is not a ZeroMQ address",
+            '--message-socket: "127.0.0.1:1" is not a ZeroMQ address',
         ),
         (["stats", "--stats-in-socket=tcp://127.0.0.1:notaport"], "--stats-in-socket: "),
         (["prometheus_exporter", "--web-address=127.0.0.1:x"], "--web-address: "),

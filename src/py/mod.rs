@@ -18,6 +18,7 @@ mod schedule;
 mod sink;
 mod transaction;
 mod volume;
+mod zmq_socket;
 
 use pyo3::prelude::*;
 
@@ -71,6 +72,7 @@ fn _mite(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<loop_runtime::HttpWaiter>()?;
     m.add_class::<processors::Recorder>()?;
     m.add_class::<processors::Collector>()?;
+    m.add_class::<zmq_socket::ZmqSocket>()?;
     m.add_function(wrap_pyfunction!(cli::cli_main, m)?)?;
     m.add_function(wrap_pyfunction!(http::loop_driver::http_loops, m)?)?;
     m.add_function(wrap_pyfunction!(loop_runtime::http_on_loop_thread, m)?)?;

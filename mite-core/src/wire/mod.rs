@@ -12,6 +12,7 @@ mod complaints;
 mod components;
 mod endpoint;
 mod frame;
+pub mod protocol;
 mod signals;
 mod socket;
 
