@@ -19,7 +19,12 @@ from conftest import free_port
 
 JOURNEYS = 20
 
+# Each journey takes 0.1 s, so a run lasts about a second and every runner joins in time
+# (mite's controller ends when no scenario is left and no runner has asked for work lately:
+# a runner that only said hello by then waits for an answer that never comes).
 SCENARIO = """\
+import asyncio
+
 from mite.datapools import IterableDataPool
 from mite_http import mite_http
 
@@ -28,6 +33,7 @@ from mite_http import mite_http
 async def one_request(ctx, n):
     async with ctx.transaction("Request"):
         await ctx.http.get(ctx.config.get("url"))
+    await asyncio.sleep(0.1)
 
 
 def scenario():
@@ -272,3 +278,56 @@ def test_mite_rs_exporter_reads_the_original_stats_layout_exactly(original_mite,
         _out, err = exporter.communicate(timeout=15)
     assert exporter.returncode == 143, err
     assert "skipped" not in err, err
+
+
+def test_mite_rs_runners_work_for_an_original_controller(cluster, original_mite, demo_app):
+    """Two mite-rs runners under mite's own controller: every datapool item runs once, the
+    runners exit 0 after the controller says stop, and so does the controller."""
+    import zmq
+
+    messages, controller_socket = tcp(), tcp()
+    context = zmq.Context()
+    pull = context.socket(zmq.PULL)
+    pull.bind(messages)
+    pull.setsockopt(zmq.RCVTIMEO, 2000)
+    controller = cluster.theirs(
+        original_mite,
+        "controller",
+        "controller",
+        "interop:scenario",
+        f"--controller-socket={controller_socket}",
+        f"--message-socket={messages}",
+        f"--add-to-config=url:{demo_app}/",
+    )
+    runners = [
+        cluster.ours(
+            f"runner-{i}",
+            "runner",
+            f"--controller-socket={controller_socket}",
+            f"--message-socket={messages}",
+        )
+        for i in (1, 2)
+    ]
+    for i, runner in enumerate(runners, 1):
+        assert runner.wait(timeout=120) == 0, cluster.log(f"runner-{i}")
+    assert controller.wait(timeout=30) == 0, cluster.log("controller")
+    received = []
+    while True:
+        try:
+            received.append(msgpack.unpackb(pull.recv(), raw=False, strict_map_key=False))
+        except zmq.Again:
+            break
+    pull.close()
+    context.term()
+    http = [m for m in received if m["type"] == "http_metrics"]
+    assert len(http) == JOURNEYS
+    assert sorted(m["scenario_data_id"] for m in http) == list(range(1, JOURNEYS + 1))
+    assert {m["response_code"] for m in http} == {200}
+    # The controller shares the volume across both runners.
+    assert {m["runner_id"] for m in http} == {1, 2}
+    txns = [m for m in received if m["type"] == "txn"]
+    assert len(txns) == 2 * JOURNEYS
+    assert not [m for m in received if m["type"] in ("exception", "error")]
+    for i in (1, 2):
+        log = cluster.log(f"runner-{i}")
+        assert "Traceback" not in log and "error" not in log.lower(), log

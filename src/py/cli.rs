@@ -4,16 +4,19 @@
 //! message processors and the runner, runs the event loop and turns the outcome into an exit
 //! code. Bad input ends here as one line on stderr and exit 1, never a traceback.
 
-use pyo3::exceptions::{PyKeyboardInterrupt, PyModuleNotFoundError};
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyList, PyString, PyTuple};
 
-use super::controller::{LocalController, ScenarioSpec};
+use super::command_support::{
+    add_working_directory, import_spec, py_fatal, setup_logging, Fatal, PythonFilter,
+};
+use super::controller::{ControllerLink, LocalController, ScenarioSpec};
+use super::event_loop::run_loop;
 use super::live_stats::{self, RunStats, StartError};
-use super::runner::{RunEnd, Runner, RunnerOptions};
+use super::runner::{RunEnd, RunnerOptions};
 use super::sink::MessageSink;
 use crate::errors::one_line;
-use mite_core::bus::processors::{self, BuiltinSet, CollectorFilter, ProcessorConfig, Verdict};
+use mite_core::bus::processors::{self, BuiltinSet, ProcessorConfig, Verdict};
 use mite_core::bus::Bus;
 use mite_core::cli::{
     self, Cli, Command, JourneyCommand, JourneyFeed, OptionValue, Options, Parsed, ScenarioCommand,
@@ -21,14 +24,6 @@ use mite_core::cli::{
 use mite_core::engine::SchedulerConfig;
 use mite_core::logging::{self, LogLevel, UnknownLogLevel};
 use mite_core::stats::ThresholdArgs;
-
-/// Why a command stopped before its run could finish normally.
-enum Fatal {
-    /// Bad input or a failure outside journeys: one line for the user, exit 1.
-    Message(String),
-    /// Ctrl-C before the run started (during imports or the scenario function).
-    Interrupted,
-}
 
 /// `mite._mite.cli_main(argv)`: runs the command line, returns the exit code.
 #[pyfunction]
@@ -68,6 +63,7 @@ fn run(py: Python<'_>, cli: Cli) -> Result<i32, Fatal> {
     let test = match &cli.command {
         Command::Cat { file } => return cat_file(py, file, cli.options.prettify_timestamps),
         Command::Uncat => return uncat_stdin(py),
+        Command::Runner => return super::runner_command::run(py, &cli.options),
         Command::Duplicator { .. }
         | Command::Collector
         | Command::Recorder
@@ -103,20 +99,6 @@ fn run(py: Python<'_>, cli: Cli) -> Result<i32, Fatal> {
         .map_err(|e| Fatal::Message(format!("cannot configure logging: {}", one_line(py, &e))))?;
     add_working_directory(py, &cli.options).map_err(Fatal::Message)?;
     prepare_and_run(py, &cli.options, test)
-}
-
-/// Puts the working directory first on `sys.path` (mite's default), unless
-/// `--exclude-working-directory`.
-pub(super) fn add_working_directory(py: Python<'_>, options: &Options) -> Result<(), String> {
-    if options.exclude_working_directory {
-        return Ok(());
-    }
-    let cwd = std::env::current_dir().map_err(|e| format!("no working directory: {e}"))?;
-    let sys_path = py.import("sys").and_then(|s| s.getattr("path"));
-    sys_path
-        .and_then(|p| p.call_method1("insert", (0, cwd.to_string_lossy().to_string())))
-        .map_err(|e| one_line(py, &e))?;
-    Ok(())
 }
 
 /// `--prometheus-address`: selects the stats and starts the `/metrics` server.
@@ -179,71 +161,6 @@ fn serve_demo_app(
     })
     .map_err(|e| Fatal::Message(format!("demo-app on {host}:{port}: {e}")))?;
     Ok(0)
-}
-
-fn py_fatal(py: Python<'_>, context: &str, e: &PyErr) -> Fatal {
-    if e.is_instance_of::<PyKeyboardInterrupt>(py) {
-        return Fatal::Interrupted;
-    }
-    Fatal::Message(format!("{context}: {}", one_line(py, e)))
-}
-
-fn setup_logging(py: Python<'_>, level: LogLevel) -> PyResult<()> {
-    logging::init(level);
-    let kwargs = PyDict::new(py);
-    kwargs.set_item("level", level.python_name())?;
-    kwargs.set_item(
-        "format",
-        "[%(asctime)s] <%(levelname)s> [%(name)s] [%(pathname)s:%(lineno)d %(funcName)s] %(message)s",
-    )?;
-    py.import("logging")?
-        .call_method("basicConfig", (), Some(&kwargs))?;
-    Ok(())
-}
-
-/// Imports `module:attribute`, describing failures in one line.
-/// [`import_spec`] for callers outside this module: the failure as its one line.
-pub(super) fn import_spec_line<'py>(
-    py: Python<'py>,
-    spec: &str,
-    what: &str,
-) -> Result<Bound<'py, PyAny>, String> {
-    import_spec(py, spec, what).map_err(|e| match e {
-        Fatal::Message(message) => message,
-        Fatal::Interrupted => "interrupted".into(),
-    })
-}
-
-fn import_spec<'py>(py: Python<'py>, spec: &str, what: &str) -> Result<Bound<'py, PyAny>, Fatal> {
-    let Some((module_name, attribute)) = spec.split_once(':') else {
-        return Err(Fatal::Message(format!(
-            "{what} '{spec}' is not of the form module:attribute"
-        )));
-    };
-    let module = py.import(module_name).map_err(|e| {
-        if e.is_instance_of::<PyKeyboardInterrupt>(py) {
-            return Fatal::Interrupted;
-        }
-        let missing_itself = e.is_instance_of::<PyModuleNotFoundError>(py)
-            && e.value(py)
-                .getattr("name")
-                .ok()
-                .and_then(|n| n.extract::<String>().ok())
-                .is_some_and(|n| module_name == n || module_name.starts_with(&format!("{n}.")));
-        if missing_itself {
-            Fatal::Message(format!("{what} '{spec}': no module named '{module_name}'"))
-        } else {
-            Fatal::Message(format!(
-                "{what} '{spec}': importing {module_name} failed: {}",
-                one_line(py, &e)
-            ))
-        }
-    })?;
-    module.getattr(attribute).map_err(|_| {
-        Fatal::Message(format!(
-            "{what} '{spec}': module '{module_name}' has no attribute '{attribute}'"
-        ))
-    })
 }
 
 /// `mite cat FILE`: the file's records as JSON lines on stdout. Ctrl-C is honoured between
@@ -651,7 +568,7 @@ fn run_scenarios(
             debug: options.debugging,
             use_asyncio_tasks: options.asyncio_tasks,
         },
-        controller,
+        ControllerLink::Local(controller),
         scenarios,
         options.memory_tracing,
     )
@@ -706,142 +623,4 @@ fn journey_scenario<'py>(
         datapool: datapool.map(Bound::unbind),
         volume_model: volume_model.into_any().unbind(),
     })
-}
-
-/// Creates the event loop (one doing its own HTTP work when the process has one CPU or
-/// `MITE_HTTP_THREADS=0`, else uvloop when installed, unless `MITE_PROFILE=1`), runs the test
-/// on it with signal handlers for Ctrl-C and SIGTERM, and closes it.
-fn run_loop(
-    py: Python<'_>,
-    options: RunnerOptions,
-    controller: LocalController,
-    scenarios: Vec<ScenarioSpec>,
-    memory_tracing: bool,
-) -> Result<RunEnd, Fatal> {
-    let asyncio = py
-        .import("asyncio")
-        .map_err(|e| py_fatal(py, "importing asyncio", &e))?;
-    let use_uvloop = std::env::var("MITE_PROFILE").as_deref() != Ok("1");
-    let event_loop = if mite_core::http::http_on_loop_thread() {
-        py.import("mite._http_loop")
-            .and_then(|module| module.call_method0("new_event_loop"))
-    } else {
-        match py.import("uvloop") {
-            Ok(uvloop) if use_uvloop => uvloop.call_method0("new_event_loop"),
-            _ => asyncio.call_method0("new_event_loop"),
-        }
-    }
-    .map_err(|e| py_fatal(py, "creating the event loop", &e))?;
-    asyncio
-        .call_method1("set_event_loop", (&event_loop,))
-        .map_err(|e| py_fatal(py, "setting the event loop", &e))?;
-    let runner = Runner::create(
-        py,
-        event_loop.clone().unbind(),
-        options,
-        controller,
-        scenarios,
-    )
-    .map_err(|e| py_fatal(py, "creating the runner", &e))?;
-    let runner = runner.bind(py);
-    let result = (|| -> PyResult<()> {
-        let signal = py.import("signal")?;
-        let interrupt = runner.getattr("_interrupt")?;
-        for (name, code) in [("SIGINT", 130), ("SIGTERM", 143)] {
-            event_loop.call_method1(
-                "add_signal_handler",
-                (signal.getattr(name)?, &interrupt, code),
-            )?;
-        }
-        let tracing = if memory_tracing {
-            Some(
-                py.import("mite._memory_tracing")?
-                    .call_method1("start", (&event_loop,))?,
-            )
-        } else {
-            None
-        };
-        event_loop.call_method1("call_soon", (runner.getattr("_start")?,))?;
-        let done = runner.borrow().done_future(py);
-        event_loop.call_method1("run_until_complete", (done,))?;
-        if let Some(tracing) = tracing {
-            tracing.call_method0("cancel")?;
-        }
-        for name in ["SIGINT", "SIGTERM"] {
-            event_loop.call_method1("remove_signal_handler", (signal.getattr(name)?,))?;
-        }
-        Ok(())
-    })();
-    let closed = close_loop(py, &event_loop);
-    match result {
-        Ok(()) => {}
-        Err(e) if e.is_instance_of::<PyKeyboardInterrupt>(py) => {
-            return Ok(RunEnd::Interrupted(130))
-        }
-        Err(e) => return Err(py_fatal(py, "the event loop failed", &e)),
-    }
-    if let Err(e) = closed {
-        log::warn!(target: "mite", "closing the event loop: {}", one_line(py, &e));
-    }
-    Ok(runner.borrow().end())
-}
-
-/// Cancels tasks journeys left behind (e.g. from `gather`), then closes the loop.
-fn close_loop(py: Python<'_>, event_loop: &Bound<'_, PyAny>) -> PyResult<()> {
-    let asyncio = py.import("asyncio")?;
-    let pending = asyncio.call_method1("all_tasks", (event_loop,))?;
-    let pending: Vec<Bound<'_, PyAny>> = pending.try_iter()?.collect::<PyResult<_>>()?;
-    if !pending.is_empty() {
-        for task in &pending {
-            task.call_method0("cancel")?;
-        }
-        let kwargs = PyDict::new(py);
-        kwargs.set_item("return_exceptions", true)?;
-        let gathered = asyncio.call_method("gather", PyTuple::new(py, &pending)?, Some(&kwargs))?;
-        event_loop.call_method1("run_until_complete", (gathered,))?;
-    }
-    event_loop.call_method1(
-        "run_until_complete",
-        (event_loop.call_method0("shutdown_asyncgens")?,),
-    )?;
-    event_loop.call_method0("close")?;
-    Ok(())
-}
-
-/// `--collector-filter`: a Python function deciding, from the raw msgpack bytes, whether the
-/// collector keeps a message. Runs on the bus thread, taking the GIL only for the call.
-pub(super) struct PythonFilter {
-    function: Py<PyAny>,
-    warned: bool,
-}
-
-impl PythonFilter {
-    pub(super) fn new(function: Py<PyAny>) -> Self {
-        PythonFilter {
-            function,
-            warned: false,
-        }
-    }
-}
-
-impl CollectorFilter for PythonFilter {
-    fn keep(&mut self, raw: &[u8]) -> bool {
-        Python::attach(|py| {
-            let bytes = pyo3::types::PyBytes::new(py, raw);
-            match self
-                .function
-                .call1(py, (bytes,))
-                .and_then(|r| r.is_truthy(py))
-            {
-                Ok(keep) => keep,
-                Err(e) => {
-                    if !self.warned {
-                        self.warned = true;
-                        log::error!(target: "mite.collector", "collector filter failed (keeping messages): {}", one_line(py, &e));
-                    }
-                    true
-                }
-            }
-        })
-    }
 }

@@ -5,7 +5,7 @@
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyList};
 
-use super::cli::{add_working_directory, import_spec_line, PythonFilter};
+use super::command_support::{add_working_directory, import_spec_line, PythonFilter};
 use super::convert::to_value;
 use crate::errors::one_line;
 use mite_core::cli::{Command, Options};

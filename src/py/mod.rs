@@ -3,17 +3,20 @@
 
 mod active_transaction;
 mod cli;
+mod command_support;
 mod components;
 mod config_versions;
 mod context;
 mod controller;
 mod convert;
 mod datapools;
+mod event_loop;
 mod exception_report;
 mod http;
 mod live_stats;
 mod processors;
 mod runner;
+mod runner_command;
 mod schedule;
 mod sink;
 mod transaction;

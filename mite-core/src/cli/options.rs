@@ -52,6 +52,8 @@ pub enum Command {
     },
     /// Read JSON lines on stdin and write them to stdout as msgpack.
     Uncat,
+    /// Run journeys for the controller at --controller-socket; messages to --message-socket.
+    Runner,
     /// Forward every message from --message-socket (bound) to each OUT_SOCKET (bound).
     Duplicator {
         /// Addresses to bind, each getting every message.

@@ -11,6 +11,7 @@
 mod complaints;
 mod components;
 mod endpoint;
+mod forwarder;
 mod frame;
 pub mod protocol;
 mod signals;
@@ -25,6 +26,7 @@ pub use components::{
     DuplicatorDebug, ExtraStats, StatsOptions,
 };
 pub use endpoint::{check_endpoint, EndpointError};
+pub use forwarder::Forwarder;
 pub use frame::{message_from_frame, FrameError};
 pub use signals::{StopSignals, StoppedBy};
 pub use socket::{Attach, Inbox, Outbox, Received, SendError, SocketError, MAX_FRAME};

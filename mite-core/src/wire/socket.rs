@@ -8,6 +8,10 @@ use super::POLL_INTERVAL;
 /// Frames above this size are skipped (mite's messages are a few hundred bytes; a stats
 /// dump of a big test a few megabytes).
 pub const MAX_FRAME: usize = 256 << 20;
+/// Frames an outbox holds for a peer that is away or slow before sends wait (or fail, without
+/// waiting). libzmq's default is 1,000, which a runner or duplicator at mite-rs's rates fills
+/// in a few milliseconds of a consumer's pause.
+const SEND_QUEUE: i32 = 100_000;
 /// How long a closing outbox keeps trying to deliver what it has queued.
 const LINGER_MS: i32 = 2_000;
 
@@ -43,6 +47,10 @@ fn open(
     };
     let socket = context.socket(kind).map_err(io)?;
     socket.set_linger(LINGER_MS).map_err(io)?;
+    // Before bind/connect: libzmq applies the limit to connections made afterwards.
+    if kind == zmq::PUSH {
+        socket.set_sndhwm(SEND_QUEUE).map_err(io)?;
+    }
     match attach {
         Attach::Bind => socket.bind(address).map_err(|source| SocketError::Bind {
             address: address.to_owned(),

@@ -8,8 +8,11 @@
 //! the runner; a Python datapool's awaitables are handed to the runner to step on the loop,
 //! and their answers come back through [`LocalController::checkout_done`].
 
+mod link;
 mod pools;
+pub mod remote;
 
+pub use link::ControllerLink;
 pub use pools::ItemId;
 use pools::{python_answer, Pools};
 

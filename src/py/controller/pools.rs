@@ -52,6 +52,15 @@ pub struct ItemId {
 }
 
 impl ItemId {
+    /// An id a controller in another process gave (any msgpack value).
+    pub fn remote(py: Python<'_>, value: Value) -> PyResult<ItemId> {
+        Ok(ItemId {
+            object: crate::py::convert::to_py(py, &value)?.unbind(),
+            value,
+            index: None,
+        })
+    }
+
     /// An id that is a number (built-in pools).
     fn number(py: Python<'_>, number: u64, index: Option<usize>) -> ItemId {
         ItemId {

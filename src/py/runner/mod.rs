@@ -31,7 +31,7 @@ use pyo3::types::{PyDict, PyTuple};
 use rustc_hash::FxHashMap;
 
 use super::context::Context;
-use super::controller::{Failure, ItemId, LocalController, ScenarioSpec, WorkItem};
+use super::controller::{ControllerLink, Failure, ItemId, ScenarioSpec, WorkItem};
 use super::convert::py_repr;
 use super::sink::MessageSink;
 use super::transaction::{enter, report_exception, send_txn};
@@ -87,8 +87,9 @@ pub(super) struct Item {
 }
 
 struct RunnerState {
-    /// The controller side of the seam, in this process: this runner asks it for work.
-    controller: LocalController,
+    /// The controller side of the seam (in this process or another): this runner asks it
+    /// for work.
+    controller: ControllerLink,
     /// This runner's id, from its hello to the controller.
     runner_id: RunnerId,
     scenarios: Vec<ScenarioEntry>,
@@ -110,6 +111,48 @@ struct RunnerState {
 }
 
 impl RunnerState {
+    /// Makes sure scenario `id` has its journey: a remote controller names journeys by spec
+    /// in its work items, imported here the first time (mite's runner does the same).
+    fn ensure_scenario(&mut self, py: Python<'_>, id: ScenarioId) {
+        if !self.controller.is_remote() {
+            return;
+        }
+        let Some(index) = (id as usize).checked_sub(1) else {
+            return;
+        };
+        while self.scenarios.len() <= index {
+            self.scenarios.push(ScenarioEntry {
+                journey_spec: Arc::from("?"),
+                journey: py.None(),
+                fixture: Ok(None),
+                checked_arities: HashSet::new(),
+            });
+        }
+        if &*self.scenarios[index].journey_spec != "?" {
+            return;
+        }
+        let spec = self.controller.journey_spec(id);
+        let imported = py
+            .import("mite.utils")
+            .and_then(|m| m.call_method1("spec_import", (&*spec,)));
+        let entry = &mut self.scenarios[index];
+        entry.journey_spec = spec.clone();
+        match imported {
+            Ok(journey) => {
+                entry.fixture = fixture_of(&journey).map(|f| f.map(Arc::new)).map_err(|e| {
+                    format!("fixture of journey {spec} is broken: {}", one_line(py, &e))
+                });
+                entry.journey = journey.unbind();
+            }
+            Err(e) => {
+                entry.fixture = Err(format!(
+                    "cannot import journey {spec}: {}",
+                    one_line(py, &e)
+                ))
+            }
+        }
+    }
+
     /// A work item the controller granted could not start: it goes back.
     fn give_back(&mut self, py: Python<'_>, id: ScenarioId, item: Option<Item>) {
         let runner = self.runner_id;
@@ -141,10 +184,10 @@ impl Runner {
         py: Python<'_>,
         event_loop: Py<PyAny>,
         options: RunnerOptions,
-        mut controller: LocalController,
+        mut controller: ControllerLink,
         specs: Vec<ScenarioSpec>,
     ) -> PyResult<Py<Runner>> {
-        let (runner_id, config) = controller.hello(py, 0.0)?;
+        let (runner_id, config) = controller.hello(py)?;
         let mut scenarios = Vec::with_capacity(specs.len());
         for spec in specs {
             let fixture = fixture_of(spec.journey.bind(py))

@@ -6,6 +6,10 @@ use super::*;
 impl Runner {
     /// Starts one work item: its journey, with its datapool item as arguments.
     pub(super) fn start_work(slf: &Bound<'_, Self>, work: WorkItem) {
+        slf.borrow()
+            .state
+            .borrow_mut()
+            .ensure_scenario(slf.py(), work.scenario);
         let item = work.item.map(|(id, data)| Item { id, data });
         Self::launch(slf, work.scenario, item);
     }

@@ -187,7 +187,9 @@ impl Runner {
     }
 
     pub(super) fn send_report(&self, py: Python<'_>) {
-        let msg = self.state.borrow().controller.report();
+        let Some(msg) = self.state.borrow().controller.report() else {
+            return;
+        };
         if let Err(e) = self.sink.get().deliver(py, msg) {
             log::error!(target: "mite.controller", "controller report failed: {}", one_line(py, &e));
         }
@@ -226,6 +228,8 @@ impl Runner {
         }
         this.stop_flag.store(true, Ordering::Relaxed);
         this.send_report(py);
+        let now = this.now();
+        this.state.borrow_mut().controller.farewell(py, now);
         let done = this.done_future.bind(py);
         if !done
             .call_method0("done")

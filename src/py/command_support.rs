@@ -1,0 +1,143 @@
+//! What the commands share: the fatal-error type and its one line, logging set-up, the
+//! working directory on `sys.path`, importing `module:attribute` specs, and the Python
+//! collector filter.
+
+use pyo3::exceptions::{PyKeyboardInterrupt, PyModuleNotFoundError};
+use pyo3::prelude::*;
+use pyo3::types::PyDict;
+
+use crate::errors::one_line;
+use mite_core::bus::processors::CollectorFilter;
+use mite_core::cli::Options;
+use mite_core::logging::{self, LogLevel};
+
+/// Why a command stopped before its run could finish normally.
+pub enum Fatal {
+    /// Bad input or a failure outside journeys: one line for the user, exit 1.
+    Message(String),
+    /// Ctrl-C before the run started (during imports or the scenario function).
+    Interrupted,
+}
+
+/// A Python error as a [`Fatal`]: an interrupt stays one.
+pub fn py_fatal(py: Python<'_>, context: &str, e: &PyErr) -> Fatal {
+    if e.is_instance_of::<PyKeyboardInterrupt>(py) {
+        return Fatal::Interrupted;
+    }
+    Fatal::Message(format!("{context}: {}", one_line(py, e)))
+}
+
+/// Rust's and Python's logging at `level`, in mite's line format.
+pub fn setup_logging(py: Python<'_>, level: LogLevel) -> PyResult<()> {
+    logging::init(level);
+    let kwargs = PyDict::new(py);
+    kwargs.set_item("level", level.python_name())?;
+    kwargs.set_item(
+        "format",
+        "[%(asctime)s] <%(levelname)s> [%(name)s] [%(pathname)s:%(lineno)d %(funcName)s] %(message)s",
+    )?;
+    py.import("logging")?
+        .call_method("basicConfig", (), Some(&kwargs))?;
+    Ok(())
+}
+
+/// Puts the working directory first on `sys.path` (mite's default), unless
+/// `--exclude-working-directory`.
+pub fn add_working_directory(py: Python<'_>, options: &Options) -> Result<(), String> {
+    if options.exclude_working_directory {
+        return Ok(());
+    }
+    let cwd = std::env::current_dir().map_err(|e| format!("no working directory: {e}"))?;
+    let sys_path = py.import("sys").and_then(|s| s.getattr("path"));
+    sys_path
+        .and_then(|p| p.call_method1("insert", (0, cwd.to_string_lossy().to_string())))
+        .map_err(|e| one_line(py, &e))?;
+    Ok(())
+}
+
+/// Imports `module:attribute`, describing failures in one line.
+pub fn import_spec<'py>(
+    py: Python<'py>,
+    spec: &str,
+    what: &str,
+) -> Result<Bound<'py, PyAny>, Fatal> {
+    let Some((module_name, attribute)) = spec.split_once(':') else {
+        return Err(Fatal::Message(format!(
+            "{what} '{spec}' is not of the form module:attribute"
+        )));
+    };
+    let module = py.import(module_name).map_err(|e| {
+        if e.is_instance_of::<PyKeyboardInterrupt>(py) {
+            return Fatal::Interrupted;
+        }
+        let missing_itself = e.is_instance_of::<PyModuleNotFoundError>(py)
+            && e.value(py)
+                .getattr("name")
+                .ok()
+                .and_then(|n| n.extract::<String>().ok())
+                .is_some_and(|n| module_name == n || module_name.starts_with(&format!("{n}.")));
+        if missing_itself {
+            Fatal::Message(format!("{what} '{spec}': no module named '{module_name}'"))
+        } else {
+            Fatal::Message(format!(
+                "{what} '{spec}': importing {module_name} failed: {}",
+                one_line(py, &e)
+            ))
+        }
+    })?;
+    module.getattr(attribute).map_err(|_| {
+        Fatal::Message(format!(
+            "{what} '{spec}': module '{module_name}' has no attribute '{attribute}'"
+        ))
+    })
+}
+
+/// [`import_spec`] with the failure as its one line.
+pub fn import_spec_line<'py>(
+    py: Python<'py>,
+    spec: &str,
+    what: &str,
+) -> Result<Bound<'py, PyAny>, String> {
+    import_spec(py, spec, what).map_err(|e| match e {
+        Fatal::Message(message) => message,
+        Fatal::Interrupted => "interrupted".into(),
+    })
+}
+
+/// `--collector-filter`: a Python function deciding, from the raw msgpack bytes, whether the
+/// collector keeps a message. Runs on the bus thread, taking the GIL only for the call.
+pub struct PythonFilter {
+    function: Py<PyAny>,
+    warned: bool,
+}
+
+impl PythonFilter {
+    pub fn new(function: Py<PyAny>) -> Self {
+        PythonFilter {
+            function,
+            warned: false,
+        }
+    }
+}
+
+impl CollectorFilter for PythonFilter {
+    fn keep(&mut self, raw: &[u8]) -> bool {
+        Python::attach(|py| {
+            let bytes = pyo3::types::PyBytes::new(py, raw);
+            match self
+                .function
+                .call1(py, (bytes,))
+                .and_then(|r| r.is_truthy(py))
+            {
+                Ok(keep) => keep,
+                Err(e) => {
+                    if !self.warned {
+                        self.warned = true;
+                        log::error!(target: "mite.collector", "collector filter failed (keeping messages): {}", one_line(py, &e));
+                    }
+                    true
+                }
+            }
+        })
+    }
+}

@@ -1,0 +1,300 @@
+//! The controller side of the seam in another process (`mite runner`): each call the runner
+//! makes becomes a request on a REQ socket to `mite controller` (mite-rs's or mite's), with
+//! mite's frames (`mite_core::wire::protocol`).
+//!
+//! The runner asks for work when journeys finished (at most every [`MIN_REQUEST_INTERVAL`])
+//! and at least every `--max-loop-delay` seconds, reporting how many journeys it runs per
+//! scenario and the datapool item ids of those that finished. After the controller says stop
+//! it drains (asking with `max_work=0` while journeys run), asks once more, and says bye.
+//! A controller that does not answer within [`REPLY_TIMEOUT`] ends the run with one line.
+
+use std::collections::{BTreeMap, VecDeque};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use pyo3::prelude::*;
+use pyo3::types::PyDict;
+use rustc_hash::FxHashMap;
+
+use super::{Failure, ItemId, WorkItem};
+use crate::py::convert::to_py;
+use mite_core::engine::{RunnerId, ScenarioId};
+use mite_core::messages::Value;
+use mite_core::wire::protocol::{ConfigPairs, HelloReply, Request, WorkReply, WorkRequest};
+use mite_core::wire::{check_endpoint, POLL_INTERVAL};
+
+/// The shortest time between two work requests: finished journeys are batched.
+pub const MIN_REQUEST_INTERVAL: f64 = 0.005;
+/// How long the runner waits for an answer before it gives the controller up.
+pub const REPLY_TIMEOUT: Duration = Duration::from_secs(10);
+
+pub struct RemoteController {
+    socket: zmq::Socket,
+    address: String,
+    runner_id: RunnerId,
+    max_work: Option<u64>,
+    /// Seconds between requests when nothing finished (`--max-loop-delay`).
+    max_wait: f64,
+    /// Granted work the runner has not taken yet (it takes a bounded number per call).
+    queued: VecDeque<WorkItem>,
+    running: BTreeMap<ScenarioId, u64>,
+    /// `(scenario id, item id)` of journeys finished since the last request.
+    completed: Vec<(u64, Value)>,
+    config_changes: ConfigPairs,
+    journey_specs: FxHashMap<ScenarioId, Arc<str>>,
+    stop: bool,
+    said_bye: bool,
+    /// False once an exchange failed (the REQ socket then cannot be used again).
+    healthy: bool,
+    /// Runner clock of the last request.
+    last_request: f64,
+}
+
+impl RemoteController {
+    /// Connects to the controller at `address` and says hello.
+    pub fn connect(
+        address: &str,
+        max_work: Option<u64>,
+        max_wait: f64,
+    ) -> Result<(RemoteController, HelloReply), Failure> {
+        check_endpoint(address).map_err(|e| Failure(format!("--controller-socket: {e}")))?;
+        let failed = |e: zmq::Error| Failure(format!("controller at {address}: {e}"));
+        let socket = zmq::Context::new().socket(zmq::REQ).map_err(failed)?;
+        socket
+            .set_rcvtimeo(POLL_INTERVAL.as_millis() as i32)
+            .map_err(failed)?;
+        socket.set_linger(0).map_err(failed)?;
+        socket.connect(address).map_err(failed)?;
+        let mut controller = RemoteController {
+            socket,
+            address: address.to_owned(),
+            runner_id: 0,
+            max_work,
+            max_wait: max_wait.max(MIN_REQUEST_INTERVAL),
+            queued: VecDeque::new(),
+            running: BTreeMap::new(),
+            completed: Vec::new(),
+            config_changes: Vec::new(),
+            journey_specs: FxHashMap::default(),
+            stop: false,
+            said_bye: false,
+            healthy: true,
+            last_request: 0.0,
+        };
+        let reply = controller.exchange(&Request::Hello)?;
+        let hello = HelloReply::decode(&reply).map_err(|e| controller.bad_reply(e))?;
+        controller.runner_id = hello.runner_id;
+        // The whole config comes with the hello; ctx.config gets it through update_config.
+        controller.config_changes = hello.config.clone();
+        Ok((controller, hello))
+    }
+
+    pub fn runner_id(&self) -> RunnerId {
+        self.runner_id
+    }
+
+    fn bad_reply(&self, e: impl std::fmt::Display) -> Failure {
+        Failure(format!("controller at {}: {e}", self.address))
+    }
+
+    /// One request and its reply. Blocks the loop for the round trip (tens of microseconds
+    /// on one machine), without running Python code meanwhile.
+    fn exchange(&mut self, request: &Request) -> Result<Vec<u8>, Failure> {
+        let reply = self.round_trip(request);
+        self.healthy &= reply.is_ok();
+        reply
+    }
+
+    fn round_trip(&mut self, request: &Request) -> Result<Vec<u8>, Failure> {
+        self.socket
+            .send(request.encode(), 0)
+            .map_err(|e| self.bad_reply(e))?;
+        let deadline = Instant::now() + REPLY_TIMEOUT;
+        loop {
+            match self.socket.recv_bytes(0) {
+                Ok(reply) => return Ok(reply),
+                Err(zmq::Error::EAGAIN | zmq::Error::EINTR) if Instant::now() < deadline => {}
+                Err(zmq::Error::EAGAIN | zmq::Error::EINTR) => {
+                    return Err(Failure(format!(
+                        "the controller at {} did not answer for {} s; stopping",
+                        self.address,
+                        REPLY_TIMEOUT.as_secs()
+                    )))
+                }
+                Err(e) => return Err(self.bad_reply(e)),
+            }
+        }
+    }
+
+    fn work_request(&mut self, max_work: Option<u64>) -> Request {
+        Request::RequestWork(WorkRequest {
+            runner_id: self.runner_id,
+            current_work: self
+                .running
+                .iter()
+                .filter(|(_, n)| **n > 0)
+                .map(|(id, n)| (u64::from(*id), *n))
+                .collect(),
+            completed: std::mem::take(&mut self.completed),
+            max_work,
+        })
+    }
+
+    fn ask(&mut self, py: Python<'_>, now: f64, max_work: Option<u64>) -> Result<(), Failure> {
+        self.last_request = now;
+        let request = self.work_request(max_work);
+        let reply = self.exchange(&request)?;
+        let reply = WorkReply::decode(&reply).map_err(|e| self.bad_reply(e))?;
+        self.config_changes.extend(reply.config);
+        let stopping = self.stop;
+        self.stop |= reply.stop;
+        for item in reply.work {
+            let scenario = ScenarioId::try_from(item.scenario_id)
+                .ok()
+                .filter(|id| *id > 0)
+                .ok_or_else(|| {
+                    self.bad_reply(format!("scenario id {} is out of range", item.scenario_id))
+                })?;
+            if stopping {
+                // Work granted after stop (mite's controller may) is never started: its item
+                // goes straight back.
+                self.completed.push((item.scenario_id, item.data_id));
+                continue;
+            }
+            self.journey_specs
+                .entry(scenario)
+                .or_insert_with(|| Arc::from(item.journey_spec.as_str()));
+            *self.running.entry(scenario).or_insert(0) += 1;
+            let data = if item.data_id.is_nil() && item.args.is_nil() {
+                None
+            } else {
+                let id = ItemId::remote(py, item.data_id).map_err(|e| self.bad_reply(e))?;
+                let args = to_py(py, &item.args).map_err(|e| self.bad_reply(e))?;
+                Some((id, args.unbind()))
+            };
+            self.queued.push_back(WorkItem {
+                scenario,
+                item: data,
+            });
+        }
+        Ok(())
+    }
+
+    /// Work to start now: what is queued, or (when due) what a request brings.
+    pub fn request_work(
+        &mut self,
+        py: Python<'_>,
+        now: f64,
+        at_most: u64,
+    ) -> Result<Vec<WorkItem>, Failure> {
+        if self.queued.is_empty() && !self.stop && self.request_due(now) {
+            self.ask(py, now, self.max_work)?;
+        }
+        let n = (at_most as usize).min(self.queued.len());
+        Ok(self.queued.drain(..n).collect())
+    }
+
+    fn request_due(&self, now: f64) -> bool {
+        let since = now - self.last_request;
+        since >= self.max_wait || (!self.completed.is_empty() && since >= MIN_REQUEST_INTERVAL)
+    }
+
+    /// Between requests: while stopping, reports finished journeys; once none runs, asks a
+    /// last time and says bye.
+    pub fn refresh(&mut self, py: Python<'_>, now: f64) -> Result<(), Failure> {
+        if !self.stop || self.said_bye {
+            return Ok(());
+        }
+        if self.running.values().sum::<u64>() > 0 {
+            if self.request_due(now) {
+                self.ask(py, now, Some(0))?;
+            }
+            return Ok(());
+        }
+        self.ask(py, now, Some(0))?;
+        self.exchange(&Request::Bye {
+            runner_id: self.runner_id,
+        })?;
+        self.said_bye = true;
+        Ok(())
+    }
+
+    /// The run ended some other way (a failure, an interrupt): reports what finished and
+    /// says bye if the controller still answers, so it checks the items in and forgets this
+    /// runner at once rather than after its silence timeout.
+    pub fn farewell(&mut self, py: Python<'_>, now: f64) {
+        self.stop_all();
+        if self.said_bye || !self.healthy {
+            return;
+        }
+        let result = self.ask(py, now, Some(0)).and_then(|()| {
+            self.exchange(&Request::Bye {
+                runner_id: self.runner_id,
+            })
+        });
+        match result {
+            Ok(_) => self.said_bye = true,
+            Err(Failure(message)) => log::warn!(target: "mite.runner", "saying bye: {message}"),
+        }
+    }
+
+    /// A journey finished (or could not start): its item id goes back with the next request.
+    pub fn finished(&mut self, scenario: ScenarioId, item: Option<ItemId>) {
+        if let Some(n) = self.running.get_mut(&scenario) {
+            *n = n.saturating_sub(1);
+        }
+        if let Some(item) = item {
+            if !item.value.is_nil() {
+                self.completed.push((u64::from(scenario), item.value));
+            }
+        }
+    }
+
+    /// The runner stops (an interrupt, a fatal error): no more work; queued items go back.
+    pub fn stop_all(&mut self) {
+        self.stop = true;
+        while let Some(work) = self.queued.pop_front() {
+            let item = work.item.map(|(id, _)| id);
+            self.finished(work.scenario, item);
+        }
+    }
+
+    pub fn is_active(&self) -> bool {
+        !self.stop
+    }
+
+    pub fn is_finished(&self) -> bool {
+        self.said_bye
+    }
+
+    /// When the runner should next call [`Self::refresh`] / [`Self::request_work`].
+    pub fn next_wakeup(&self, now: f64) -> f64 {
+        if self.said_bye {
+            return f64::INFINITY;
+        }
+        if !self.queued.is_empty() || self.stop && self.running.values().sum::<u64>() == 0 {
+            return now;
+        }
+        let next = if self.completed.is_empty() {
+            self.last_request + self.max_wait
+        } else {
+            self.last_request + MIN_REQUEST_INTERVAL
+        };
+        next.max(now)
+    }
+
+    pub fn journey_spec(&self, id: ScenarioId) -> Arc<str> {
+        self.journey_specs
+            .get(&id)
+            .cloned()
+            .unwrap_or_else(|| Arc::from("?"))
+    }
+
+    /// Applies the config changes the controller sent since the last call.
+    pub fn update_config(&mut self, py: Python<'_>, config: &Bound<'_, PyDict>) -> PyResult<()> {
+        for (key, value) in self.config_changes.drain(..) {
+            config.set_item(to_py(py, &key)?, to_py(py, &value)?)?;
+        }
+        Ok(())
+    }
+}

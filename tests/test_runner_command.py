@@ -1,0 +1,205 @@
+"""`mite runner` against a scripted controller (a pyzmq REP socket in this process, speaking
+mite's frames): the exchange a runner makes, config from the hello, draining and bye after
+stop, and the ways a controller can fail it."""
+
+import subprocess
+import sys
+import threading
+import time
+
+import msgpack
+import pytest
+import zmq
+from conftest import free_port
+
+JOURNEYS = """\
+import asyncio
+
+
+async def noted(ctx, n):
+    ctx.send("noted", n=n, seen=ctx.config.get("greeting"))
+    await asyncio.sleep(0.05)
+"""
+
+
+def pack(value):
+    return msgpack.packb(value, use_bin_type=True)
+
+
+def unpack(frame):
+    return msgpack.unpackb(frame, raw=False, use_list=False, strict_map_key=False)
+
+
+class ScriptedController:
+    """Answers hello with a config, hands out `items` work items in the first replies, then
+    says stop; records every request. `silent_after` stops answering after that many
+    requests (a controller that went away); `garbage` answers the hello with bad bytes."""
+
+    def __init__(self, items, silent_after=None, garbage=False):
+        self.address = f"tcp://127.0.0.1:{free_port()}"
+        self.items = list(items)
+        self.silent_after = silent_after
+        self.garbage = garbage
+        self.requests = []
+        self.context = zmq.Context()
+        self.socket = self.context.socket(zmq.REP)
+        self.socket.bind(self.address)
+        self.socket.setsockopt(zmq.RCVTIMEO, 200)
+        self.stopped = threading.Event()
+        self.thread = threading.Thread(target=self._serve)
+        self.thread.start()
+
+    def _serve(self):
+        while not self.stopped.is_set():
+            try:
+                kind, content = unpack(self.socket.recv())
+            except zmq.Again:
+                continue
+            self.requests.append((kind, content))
+            if self.silent_after is not None and len(self.requests) > self.silent_after:
+                return
+            if self.garbage:
+                self.socket.send(b"\xc1\xc1")
+            elif kind == 1:
+                self.socket.send(pack((7, "scripted:test", [("greeting", "hi")])))
+            elif kind == 2:
+                work, self.items = self.items[:2], self.items[2:]
+                self.socket.send(pack((work, [], not work and not self.items)))
+            else:
+                self.socket.send(pack(None))
+
+    def close(self):
+        self.stopped.set()
+        self.thread.join(timeout=5)
+        self.socket.close(linger=0)
+        self.context.term()
+
+
+@pytest.fixture
+def project(tmp_path):
+    (tmp_path / "scripted.py").write_text(JOURNEYS)
+    return tmp_path
+
+
+def run_runner(project, controller, messages, timeout=60):
+    return subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "mite",
+            "runner",
+            f"--controller-socket={controller}",
+            f"--message-socket={messages}",
+            "--max-loop-delay=0.2",
+        ],
+        cwd=project,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+
+
+def collect(address):
+    context = zmq.Context()
+    pull = context.socket(zmq.PULL)
+    pull.bind(address)
+    pull.setsockopt(zmq.RCVTIMEO, 1000)
+    received = []
+
+    def drain():
+        while True:
+            try:
+                received.append(unpack(pull.recv()))
+            except zmq.Again:
+                return
+
+    return pull, context, received, drain
+
+
+def test_a_runner_runs_the_work_it_is_given_and_reports_it_back(project):
+    items = [(1, i, "scripted:noted", (i,)) for i in range(1, 6)]
+    controller = ScriptedController(items)
+    messages = f"tcp://127.0.0.1:{free_port()}"
+    pull, context, received, drain = collect(messages)
+    try:
+        result = run_runner(project, controller.address, messages)
+        drain()
+    finally:
+        controller.close()
+        pull.close()
+        context.term()
+    assert result.returncode == 0, result.stderr
+    assert "Traceback" not in result.stderr
+    noted = [m for m in received if m["type"] == "noted"]
+    assert sorted(m["n"] for m in noted) == [1, 2, 3, 4, 5]
+    # The hello's config is ctx.config; the envelope carries the hello's ids.
+    assert {m["seen"] for m in noted} == {"hi"}
+    assert {(m["test"], m["runner_id"], m["journey"]) for m in noted} == {
+        ("scripted:test", 7, "scripted:noted")
+    }
+    assert sorted(m["scenario_data_id"] for m in noted) == [1, 2, 3, 4, 5]
+    kinds = [kind for kind, _ in controller.requests]
+    assert kinds[0] == 1 and kinds[-1] == 3, kinds
+    assert controller.requests[-1][1] == 7
+    # Every item id comes back as completed, exactly once.
+    completed = [pair for kind, c in controller.requests if kind == 2 for pair in c[2]]
+    assert sorted(completed) == [(1, i) for i in range(1, 6)]
+    # The last request before bye asks for nothing more.
+    assert controller.requests[-2][0] == 2 and controller.requests[-2][1][3] == 0
+
+
+def test_a_runner_whose_controller_goes_silent_stops_with_one_line(project):
+    items = [(1, i, "scripted:noted", (i,)) for i in range(1, 1000)]
+    controller = ScriptedController(items, silent_after=3)
+    messages = f"tcp://127.0.0.1:{free_port()}"
+    started = time.time()
+    try:
+        result = run_runner(project, controller.address, messages, timeout=40)
+    finally:
+        controller.close()
+    assert result.returncode == 1, result.stderr
+    assert time.time() - started < 30
+    lines = [line for line in result.stderr.splitlines() if "error" in line.lower()]
+    assert any(
+        f"the controller at {controller.address} did not answer" in line for line in lines
+    ), result.stderr
+    assert "Traceback" not in result.stderr and "panicked" not in result.stderr
+
+
+def test_a_malformed_controller_reply_is_one_line(project):
+    controller = ScriptedController([], garbage=True)
+    try:
+        result = run_runner(project, controller.address, f"tcp://127.0.0.1:{free_port()}")
+    finally:
+        controller.close()
+    assert result.returncode == 1
+    assert f"mite: error: controller at {controller.address}: not msgpack" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_a_journey_the_runner_cannot_import_is_one_line(project):
+    controller = ScriptedController([(1, 1, "scripted:missing", (1,))])
+    try:
+        result = run_runner(project, controller.address, f"tcp://127.0.0.1:{free_port()}")
+    finally:
+        controller.close()
+    assert result.returncode == 1
+    assert "cannot import journey scripted:missing" in result.stderr, result.stderr
+    assert "Traceback" not in result.stderr
+    # The item it could not run went back.
+    completed = [pair for kind, c in controller.requests if kind == 2 for pair in c[2]]
+    assert completed == [(1, 1)], controller.requests
+
+
+def test_bad_runner_addresses_are_one_line(project):
+    result = subprocess.run(
+        [sys.executable, "-m", "mite", "runner", "--controller-socket=localhost:1"],
+        cwd=project,
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    assert result.returncode == 1
+    assert 'mite: error: --controller-socket: "localhost:1" is not a ZeroMQ address' in (
+        result.stderr
+    ), result.stderr
