@@ -331,3 +331,55 @@ def test_mite_rs_runners_work_for_an_original_controller(cluster, original_mite,
     for i in (1, 2):
         log = cluster.log(f"runner-{i}")
         assert "Traceback" not in log and "error" not in log.lower(), log
+
+
+def test_an_original_runner_works_for_a_mite_rs_controller(cluster, original_mite, demo_app):
+    """mite's own runner beside a mite-rs runner, both under `mite controller` of mite-rs:
+    every item runs once, shared between them, and all three exit 0."""
+    import zmq
+
+    messages, controller_socket = tcp(), tcp()
+    context = zmq.Context()
+    pull = context.socket(zmq.PULL)
+    pull.bind(messages)
+    pull.setsockopt(zmq.RCVTIMEO, 2000)
+    controller = cluster.ours(
+        "controller",
+        "controller",
+        "interop:scenario",
+        f"--controller-socket={controller_socket}",
+        f"--message-socket={messages}",
+        f"--add-to-config=url:{demo_app}/",
+    )
+    theirs = cluster.theirs(
+        original_mite,
+        "their-runner",
+        "runner",
+        f"--controller-socket={controller_socket}",
+        f"--message-socket={messages}",
+    )
+    ours = cluster.ours(
+        "our-runner",
+        "runner",
+        f"--controller-socket={controller_socket}",
+        f"--message-socket={messages}",
+    )
+    assert theirs.wait(timeout=120) == 0, cluster.log("their-runner")
+    assert ours.wait(timeout=120) == 0, cluster.log("our-runner")
+    assert controller.wait(timeout=30) == 0, cluster.log("controller")
+    received = []
+    while True:
+        try:
+            received.append(msgpack.unpackb(pull.recv(), raw=False, strict_map_key=False))
+        except zmq.Again:
+            break
+    pull.close()
+    context.term()
+    http = [m for m in received if m["type"] == "http_metrics"]
+    assert sorted(m["scenario_data_id"] for m in http) == list(range(1, JOURNEYS + 1))
+    assert {m["runner_id"] for m in http} == {1, 2}
+    assert len([m for m in received if m["type"] == "txn"]) == 2 * JOURNEYS
+    reports = [m for m in received if m["type"] == "controller_report"]
+    assert reports and {r["test"] for r in reports} == {"interop:scenario"}
+    for name in ("controller", "their-runner", "our-runner"):
+        assert "Traceback" not in cluster.log(name), cluster.log(name)

@@ -5,7 +5,7 @@
 //! code. Bad input ends here as one line on stderr and exit 1, never a traceback.
 
 use pyo3::prelude::*;
-use pyo3::types::{PyDict, PyList, PyString, PyTuple};
+use pyo3::types::{PyDict, PyList, PyTuple};
 
 use super::command_support::{
     add_working_directory, import_spec, py_fatal, setup_logging, Fatal, PythonFilter,
@@ -14,6 +14,7 @@ use super::controller::{ControllerLink, LocalController, ScenarioSpec};
 use super::event_loop::run_loop;
 use super::live_stats::{self, RunStats, StartError};
 use super::runner::{RunEnd, RunnerOptions};
+use super::scenario_loading::{build_config, call_scenario, read_scenarios};
 use super::sink::MessageSink;
 use crate::errors::one_line;
 use mite_core::bus::processors::{self, BuiltinSet, ProcessorConfig, Verdict};
@@ -64,6 +65,9 @@ fn run(py: Python<'_>, cli: Cli) -> Result<i32, Fatal> {
         Command::Cat { file } => return cat_file(py, file, cli.options.prettify_timestamps),
         Command::Uncat => return uncat_stdin(py),
         Command::Runner => return super::runner_command::run(py, &cli.options),
+        Command::Controller { spec } => {
+            return super::controller_command::run(py, &cli.options, spec)
+        }
         Command::Duplicator { .. }
         | Command::Collector
         | Command::Recorder
@@ -205,167 +209,6 @@ fn io_text(e: &std::io::Error) -> String {
     match text.find(" (os error ") {
         Some(at) => text[..at].to_owned(),
         None => text,
-    }
-}
-
-/// ConfigManager built as mite does: the `--config` loader, then `--add-to-config` pairs.
-fn build_config<'py>(py: Python<'py>, options: &Options) -> Result<Bound<'py, PyAny>, Fatal> {
-    let manager = py
-        .import("mite.config")
-        .and_then(|m| m.getattr("ConfigManager"))
-        .and_then(|c| c.call0())
-        .map_err(|e| py_fatal(py, "cannot create the config manager", &e))?;
-    let loader = import_spec(py, &options.config, "config spec")?;
-    let initial = loader.call0().map_err(|e| {
-        py_fatal(
-            py,
-            &format!("config loader '{}' failed", options.config),
-            &e,
-        )
-    })?;
-    let items = initial
-        .call_method0("items")
-        .and_then(|items| items.try_iter())
-        .map_err(|e| {
-            py_fatal(
-                py,
-                &format!("config loader '{}' did not return a dict", options.config),
-                &e,
-            )
-        })?;
-    for item in items {
-        let item = item.map_err(|e| py_fatal(py, "reading the config", &e))?;
-        manager
-            .call_method1(
-                "set",
-                item.cast::<PyTuple>()
-                    .map_err(|e| Fatal::Message(e.to_string()))?,
-            )
-            .map_err(|e| py_fatal(py, "setting the config", &e))?;
-    }
-    let pairs =
-        cli::config_pairs(&options.add_to_config).map_err(|e| Fatal::Message(e.to_string()))?;
-    for (key, value) in pairs {
-        manager
-            .call_method1("set", (key, value))
-            .map_err(|e| py_fatal(py, "setting the config", &e))?;
-    }
-    Ok(manager)
-}
-
-/// Calls the scenario function with `config` and/or `sender` injected by parameter name.
-fn call_scenario<'py>(
-    py: Python<'py>,
-    spec: &str,
-    function: &Bound<'py, PyAny>,
-    config: &Bound<'py, PyAny>,
-    sender: &Bound<'py, MessageSink>,
-) -> Result<Bound<'py, PyAny>, Fatal> {
-    if !function.is_callable() {
-        return Err(Fatal::Message(format!(
-            "scenario '{spec}' is not a function"
-        )));
-    }
-    let kwargs = PyDict::new(py);
-    if let Ok(signature) = py
-        .import("inspect")
-        .and_then(|m| m.call_method1("signature", (function,)))
-    {
-        let names = signature
-            .getattr("parameters")
-            .and_then(|p| p.call_method0("keys"))
-            .and_then(|k| {
-                k.try_iter()?
-                    .map(|n| n?.extract::<String>())
-                    .collect::<PyResult<Vec<_>>>()
-            })
-            .map_err(|e| py_fatal(py, "reading the scenario's parameters", &e))?;
-        for name in names {
-            match name.as_str() {
-                "config" => kwargs.set_item("config", config),
-                "sender" => kwargs.set_item("sender", sender),
-                other => {
-                    return Err(Fatal::Message(format!(
-                    "scenario '{spec}': Don't know how to inject {other} into a scenario function!"
-                )))
-                }
-            }
-            .map_err(|e| py_fatal(py, "calling the scenario", &e))?;
-        }
-    }
-    function
-        .call((), Some(&kwargs))
-        .map_err(|e| py_fatal(py, &format!("scenario '{spec}' raised"), &e))
-}
-
-/// Checks the scenario function's result: `(journey_spec, datapool, volume_model)` items.
-fn read_scenarios(
-    py: Python<'_>,
-    spec: &str,
-    result: &Bound<'_, PyAny>,
-) -> Result<Vec<ScenarioSpec>, Fatal> {
-    let shape = "each item must be (journey_spec, datapool or None, volume_model)";
-    let items = result.try_iter().map_err(|_| {
-        Fatal::Message(format!(
-            "scenario '{spec}' returned {}, not a list of scenarios; {shape}",
-            short_repr(result)
-        ))
-    })?;
-    let mut scenarios = Vec::new();
-    for (n, item) in items.enumerate() {
-        let item = item.map_err(|e| py_fatal(py, &format!("scenario '{spec}' raised"), &e))?;
-        let parts: Vec<Bound<'_, PyAny>> = match item.try_iter() {
-            Ok(it) if !item.is_instance_of::<PyString>() => it
-                .collect::<PyResult<_>>()
-                .map_err(|e| py_fatal(py, &format!("scenario '{spec}' item {n}"), &e))?,
-            _ => Vec::new(),
-        };
-        let [journey_spec, datapool, volume_model] = parts.as_slice() else {
-            return Err(Fatal::Message(format!(
-                "scenario '{spec}' item {n} is {}; {shape}",
-                short_repr(&item)
-            )));
-        };
-        let Ok(journey_spec) = journey_spec.extract::<String>() else {
-            return Err(Fatal::Message(format!(
-                "scenario '{spec}' item {n}: the journey spec {} is not a string",
-                short_repr(journey_spec)
-            )));
-        };
-        if !datapool.is_none() && !datapool.hasattr("checkout").unwrap_or(false) {
-            return Err(Fatal::Message(format!(
-                "scenario '{spec}' item {n}: {} is not a datapool (it has no checkout method)",
-                short_repr(datapool)
-            )));
-        }
-        if !volume_model.is_callable() {
-            return Err(Fatal::Message(format!(
-                "scenario '{spec}' item {n}: the volume model {} is not callable",
-                short_repr(volume_model)
-            )));
-        }
-        let journey = import_spec(py, &journey_spec, "journey spec")?;
-        if !journey.is_callable() {
-            return Err(Fatal::Message(format!(
-                "journey '{journey_spec}' is not a function"
-            )));
-        }
-        scenarios.push(ScenarioSpec {
-            journey_spec,
-            journey: journey.unbind(),
-            datapool: (!datapool.is_none()).then(|| datapool.clone().unbind()),
-            volume_model: volume_model.clone().unbind(),
-        });
-    }
-    Ok(scenarios)
-}
-
-fn short_repr(obj: &Bound<'_, PyAny>) -> String {
-    let text = super::convert::py_repr(obj);
-    if text.chars().count() > 80 {
-        format!("{}...", text.chars().take(77).collect::<String>())
-    } else {
-        text
     }
 }
 
@@ -558,6 +401,7 @@ fn run_scenarios(
         &scenarios,
         config_manager.clone().unbind(),
         std::sync::Arc::from(test_name.as_str()),
+        None,
     )
     .map_err(|e| py_fatal(py, "creating the controller", &e))?;
     run_loop(

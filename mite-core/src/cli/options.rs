@@ -52,6 +52,12 @@ pub enum Command {
     },
     /// Read JSON lines on stdin and write them to stdout as msgpack.
     Uncat,
+    /// Share a scenario's work across runners on --controller-socket (distributed mode).
+    Controller {
+        /// `module:function` returning the scenario's (journey, datapool, volume model) list.
+        #[arg(value_name = "SCENARIO_SPEC")]
+        spec: String,
+    },
     /// Run journeys for the controller at --controller-socket; messages to --message-socket.
     Runner,
     /// Forward every message from --message-socket (bound) to each OUT_SOCKET (bound).

@@ -127,7 +127,7 @@ impl<M: VolumeModel> Controller<M> {
         if let Some(entry) = self.runners.get_mut(&runner) {
             entry.last_seen = now;
         }
-        self.drop_silent(now);
+        let _ = self.drop_silent(now);
         let removals = self.refresh(now)?;
         let runner_total = self.runners[&runner].total();
         let mut cap = self.share_of(runner).saturating_sub(runner_total);
@@ -144,6 +144,41 @@ impl<M: VolumeModel> Controller<M> {
             removals,
             stop: !self.scheduler.is_active(),
         })
+    }
+
+    /// A runner of another process says how many journeys it runs per scenario (mite's
+    /// `current_work`); journeys given to it and no longer running count as finished. A
+    /// runner that does not report its finished journeys one by one (mite's reports only
+    /// those with a datapool item) is kept right this way.
+    pub fn set_actual(&mut self, runner: RunnerId, current: &[(ScenarioId, u64)]) {
+        let Some(entry) = self.runners.get_mut(&runner) else {
+            return;
+        };
+        for (id, assumed) in entry.work.iter_mut() {
+            let reported = current.iter().find(|(c, _)| c == id).map_or(0, |(_, n)| *n);
+            while *assumed > reported {
+                *assumed -= 1;
+                self.scheduler.finished(*id);
+            }
+        }
+    }
+
+    /// A runner asks without having said hello to this controller (it outlived a restart,
+    /// or was dropped as silent and came back): it is taken on under its own id.
+    pub fn readmit(&mut self, runner: RunnerId, now: f64) {
+        self.runners.entry(runner).or_insert(RunnerEntry {
+            last_seen: now,
+            work: BTreeMap::new(),
+        });
+        self.next_runner_id = self.next_runner_id.max(runner + 1);
+    }
+
+    pub fn knows(&self, runner: RunnerId) -> bool {
+        self.runners.contains_key(&runner)
+    }
+
+    pub fn runner_count(&self) -> usize {
+        self.runners.len()
     }
 
     /// Journeys of `runner` finished (one scenario id each), without asking for more.
@@ -234,18 +269,23 @@ impl<M: VolumeModel> Controller<M> {
         total / count + u64::from(rank < total % count)
     }
 
-    fn drop_silent(&mut self, now: f64) {
-        let Some(timeout) = self.timeout else { return };
+    /// Drops the runners not heard from for the timeout; their ids, so what they held can
+    /// go back.
+    pub fn drop_silent(&mut self, now: f64) -> Vec<RunnerId> {
+        let Some(timeout) = self.timeout else {
+            return Vec::new();
+        };
         let silent: Vec<RunnerId> = self
             .runners
             .iter()
             .filter(|(_, entry)| entry.last_seen + timeout < now)
             .map(|(&id, _)| id)
             .collect();
-        for id in silent {
+        for &id in &silent {
             log::warn!(target: "mite.controller", "Runner {id} went silent; its share moves to the others");
             self.bye(id);
         }
+        silent
     }
 
     fn forget_work(&mut self, entry: RunnerEntry) {
@@ -280,6 +320,33 @@ mod tests {
             },
             timeout,
         )
+    }
+
+    #[test]
+    fn a_runners_reported_work_replaces_what_it_was_given() {
+        let mut c = controller(None);
+        let id = c.add_scenario(Level(4));
+        let r = c.hello(0.0);
+        assert_eq!(c.request_work(r, 0.0, &[], None).unwrap().starts.len(), 4);
+        // Two finished without being reported one by one: the runner says it runs two.
+        c.set_actual(r, &[(id, 2)]);
+        assert_eq!(c.outstanding(r), 2);
+        assert_eq!(c.request_work(r, 0.1, &[], None).unwrap().starts.len(), 2);
+        c.set_actual(r, &[]);
+        assert_eq!(c.outstanding(r), 0);
+    }
+
+    #[test]
+    fn an_unknown_runner_is_readmitted_under_its_id() {
+        let mut c = controller(Some(10.0));
+        c.add_scenario(Level(2));
+        assert!(!c.knows(5));
+        c.readmit(5, 0.0);
+        assert!(c.knows(5));
+        assert_eq!(c.request_work(5, 0.0, &[], None).unwrap().starts.len(), 2);
+        assert_eq!(c.hello(0.0), 6);
+        assert_eq!(c.drop_silent(20.0), vec![5, 6]);
+        assert_eq!(c.runner_count(), 0);
     }
 
     #[test]

@@ -11,6 +11,7 @@
 mod link;
 mod pools;
 pub mod remote;
+pub mod server;
 
 pub use link::ControllerLink;
 pub use pools::ItemId;
@@ -21,7 +22,7 @@ use std::sync::Arc;
 use pyo3::prelude::*;
 use pyo3::types::PyDict;
 
-use super::convert::py_repr;
+use super::convert::{py_repr, to_value};
 use super::volume::PyVolumeModel;
 use crate::errors::one_line;
 use mite_core::clock::unix_time;
@@ -64,9 +65,11 @@ impl LocalController {
         specs: &[ScenarioSpec],
         config_manager: Py<PyAny>,
         test_name: Arc<str>,
+        runner_timeout: Option<f64>,
     ) -> PyResult<Self> {
-        // In-process, the runner cannot go silent without the controller stopping too.
-        let mut dispatcher = Dispatcher::new(scheduler, None);
+        // In-process (no timeout) the runner cannot go silent without the controller
+        // stopping too; runners of other processes are dropped after `runner_timeout`.
+        let mut dispatcher = Dispatcher::new(scheduler, runner_timeout);
         let mut pools = Pools::new();
         for spec in specs {
             let id = dispatcher.add_scenario(PyVolumeModel::new(spec.volume_model.clone_ref(py)));
@@ -102,6 +105,54 @@ impl LocalController {
         let config = PyDict::new(py);
         self.update_config(py, runner, &config)?;
         Ok((runner, config))
+    }
+
+    /// The config changes set since `runner` last asked (every key the first time).
+    pub fn config_changes(
+        &self,
+        py: Python<'_>,
+        runner: RunnerId,
+    ) -> PyResult<Vec<(Value, Value)>> {
+        let changes = self
+            .config_manager
+            .call_method1(py, "get_changes_for_runner", (runner,))?;
+        changes
+            .bind(py)
+            .try_iter()?
+            .map(|pair| {
+                let pair = pair?;
+                Ok((to_value(&pair.get_item(0)?)?, to_value(&pair.get_item(1)?)?))
+            })
+            .collect()
+    }
+
+    /// For [`server::RunnerRequests`], which serves runners of other processes.
+    pub fn dispatcher_mut(&mut self) -> &mut Dispatcher<PyVolumeModel> {
+        &mut self.dispatcher
+    }
+
+    /// Checks items in (runners of other processes report their finished journeys' items;
+    /// their concurrency comes from `current_work`).
+    pub fn check_in(&mut self, py: Python<'_>, items: Vec<(ScenarioId, ItemId)>) {
+        use mite_core::engine::DataSource;
+        let mut pools = self.pools.with_py(py);
+        for (scenario, item) in items {
+            pools.checkin(scenario, item);
+        }
+    }
+
+    /// Work for a runner of another process, capped by its own `max_work`.
+    pub fn remote_work(
+        &mut self,
+        py: Python<'_>,
+        runner: RunnerId,
+        now: f64,
+        max_work: Option<u64>,
+    ) -> Result<Vec<WorkItem>, Failure> {
+        let dispatch =
+            self.dispatcher
+                .request_work(&mut self.pools.with_py(py), runner, now, [], max_work);
+        self.after(py, dispatch)
     }
 
     /// Applies the config changes set since `runner` last asked to its `config` dict.
@@ -209,6 +260,11 @@ impl LocalController {
 
     pub fn is_active(&self) -> bool {
         self.dispatcher.controller().is_active()
+    }
+
+    /// Runners known now (said hello and neither bye nor silent for the timeout).
+    pub fn runner_count(&self) -> usize {
+        self.dispatcher.controller().runner_count()
     }
 
     pub fn is_finished(&self) -> bool {

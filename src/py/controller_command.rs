@@ -1,0 +1,152 @@
+//! `mite controller SCENARIO_SPEC`: the controller of distributed mode. It calls the
+//! scenario function, answers runners on `--controller-socket` (REP; mite-rs's runners or
+//! mite's), sends `controller_report` messages (and what the scenario function sends) to
+//! `--message-socket`, and ends once no scenario is left and every runner said bye or went
+//! silent.
+
+use std::time::Instant;
+
+use pyo3::prelude::*;
+
+use super::command_support::{add_working_directory, import_spec, py_fatal, setup_logging, Fatal};
+use super::controller::server::RunnerRequests;
+use super::controller::LocalController;
+use super::scenario_loading::{build_config, call_scenario, read_scenarios};
+use super::sink::MessageSink;
+use crate::errors::one_line;
+use mite_core::bus::Bus;
+use mite_core::cli::Options;
+use mite_core::engine::{SchedulerConfig, RUNNER_TIMEOUT};
+use mite_core::logging::{LogLevel, UnknownLogLevel};
+use mite_core::wire::protocol::WorkReply;
+use mite_core::wire::{check_endpoint, Forwarder, StopSignals, POLL_INTERVAL};
+
+/// Seconds between controller reports (mite sends one a second).
+const REPORT_INTERVAL: f64 = 1.0;
+
+pub fn run(py: Python<'_>, options: &Options, spec: &str) -> Result<i32, Fatal> {
+    let level: LogLevel = options
+        .log_level
+        .parse()
+        .map_err(|e: UnknownLogLevel| Fatal::Message(format!("--log-level: {e}")))?;
+    setup_logging(py, level).map_err(|e| py_fatal(py, "configuring logging", &e))?;
+    add_working_directory(py, options).map_err(Fatal::Message)?;
+    for (option, address) in [
+        ("--controller-socket", &options.controller_socket),
+        ("--message-socket", &options.message_socket),
+    ] {
+        check_endpoint(address).map_err(|e| Fatal::Message(format!("{option}: {e}")))?;
+    }
+    let config_manager = build_config(py, options)?;
+    let forwarder = Forwarder::connect(&options.message_socket)
+        .map_err(|e| Fatal::Message(format!("--message-socket: {e}")))?;
+    let bus = Bus::start(vec![Box::new(forwarder)])
+        .map_err(|e| Fatal::Message(format!("cannot start the message bus: {e}")))?;
+    let sink = Bound::new(py, MessageSink::new(bus.sender(), Vec::new(), Vec::new()))
+        .map_err(|e| py_fatal(py, "creating the message sink", &e))?;
+    let function = import_spec(py, spec, "scenario spec")?;
+    let result = call_scenario(py, spec, &function, &config_manager, &sink)?;
+    let scenarios = read_scenarios(py, spec, &result)?;
+    let scheduler = SchedulerConfig {
+        start_delay: options.delay_start_seconds.value,
+        period: options.max_loop_delay.value.max(0.001),
+        spawn_rate: Some(options.spawn_rate.value),
+    };
+    let controller = LocalController::new(
+        py,
+        scheduler,
+        &scenarios,
+        config_manager.clone().unbind(),
+        std::sync::Arc::from(spec),
+        Some(RUNNER_TIMEOUT),
+    )
+    .map_err(|e| py_fatal(py, "creating the controller", &e))?;
+    let mut requests = RunnerRequests::new(py, controller, spec.to_owned())
+        .map_err(|e| py_fatal(py, "creating the controller", &e))?;
+    let socket = bind(&options.controller_socket)?;
+    let signals = StopSignals::install()
+        .map_err(|e| Fatal::Message(format!("cannot handle signals: {e}")))?;
+    let outcome = serve(py, &mut requests, socket, &signals, &sink);
+    let report = requests.controller().report();
+    let _ = sink.get().deliver(py, report);
+    requests.close(py);
+    // Every report is handed to the socket before the process ends.
+    py.detach(|| bus.stop());
+    outcome
+}
+
+fn bind(address: &str) -> Result<zmq::Socket, Fatal> {
+    let failed =
+        |e: zmq::Error| Fatal::Message(format!("--controller-socket: cannot bind {address}: {e}"));
+    let socket = zmq::Context::new().socket(zmq::REP).map_err(failed)?;
+    socket
+        .set_rcvtimeo(POLL_INTERVAL.as_millis() as i32)
+        .map_err(failed)?;
+    socket.set_linger(1_000).map_err(failed)?;
+    socket.bind(address).map_err(failed)?;
+    Ok(socket)
+}
+
+/// Answers runners until the test is over or a signal stops it.
+fn serve(
+    py: Python<'_>,
+    requests: &mut RunnerRequests,
+    mut socket: zmq::Socket,
+    signals: &StopSignals,
+    sink: &Bound<'_, MessageSink>,
+) -> Result<i32, Fatal> {
+    let started = Instant::now();
+    let mut next_report = 0.0;
+    loop {
+        if let Some(by) = signals.stopped_by() {
+            log::info!(target: "mite.controller", "Received interrupt signal, shutting down");
+            return Ok(by.exit_code());
+        }
+        let now = started.elapsed().as_secs_f64();
+        requests
+            .controller_mut()
+            .refresh(py, now)
+            .map_err(|e| Fatal::Message(e.0))?;
+        requests.drop_silent(py, now);
+        if now >= next_report {
+            next_report = now + REPORT_INTERVAL;
+            let report = requests.controller().report();
+            if let Err(e) = sink.get().deliver(py, report) {
+                log::error!(target: "mite.controller", "controller report failed: {}", one_line(py, &e));
+            }
+        }
+        let controller = requests.controller();
+        if !controller.is_active() && controller.runner_count() == 0 {
+            return Ok(0);
+        }
+        let frame = {
+            let socket = &mut socket;
+            py.detach(move || socket.recv_bytes(0))
+        };
+        let frame = match frame {
+            Ok(frame) => frame,
+            Err(zmq::Error::EAGAIN | zmq::Error::EINTR) => continue,
+            Err(e) => return Err(Fatal::Message(format!("--controller-socket: {e}"))),
+        };
+        let now = started.elapsed().as_secs_f64();
+        let (reply, failure) = match requests.answer(py, &frame, now) {
+            Ok(reply) => (reply, None),
+            // The runner is told to stop before the controller ends.
+            Err(failure) => (
+                WorkReply {
+                    work: Vec::new(),
+                    config: Vec::new(),
+                    stop: true,
+                }
+                .encode(),
+                Some(failure),
+            ),
+        };
+        if let Err(e) = socket.send(reply, 0) {
+            log::error!(target: "mite.controller", "cannot answer a runner: {e}");
+        }
+        if let Some(failure) = failure {
+            return Err(Fatal::Message(failure.0));
+        }
+    }
+}
