@@ -301,3 +301,79 @@ def test_the_exporter_binds_its_address_once(tmp_path):
     finally:
         first.send_signal(signal.SIGTERM)
         first.communicate(timeout=15)
+
+
+PROCESSORS = """\
+import json
+
+
+class Dicts:
+    def process_message(self, message):
+        with open("dicts.jsonl", "a") as out:
+            out.write(json.dumps({"type": message["type"], "n": message["n"]}) + "\\n")
+
+
+class Raw:
+    def process_raw_message(self, raw):
+        if raw == b"stop-raising":
+            return
+        with open("raw.txt", "a") as out:
+            out.write(f"{type(raw).__name__} {len(raw)}\\n")
+
+
+class Flaky:
+    def process_message(self, message):
+        raise ValueError("flaky")
+
+
+class Neither:
+    pass
+"""
+
+
+def test_the_receiver_hands_dicts_and_raw_frames_to_its_processors(tmp_path):
+    (tmp_path / "procs.py").write_text(PROCESSORS)
+    address = tcp()
+    context = zmq.Context()
+    push = context.socket(zmq.PUSH)
+    push.bind(address)
+    receiver = start(
+        "receiver",
+        address,
+        "--processor=procs:Dicts",
+        "--processor=procs:Raw",
+        "--processor=procs:Flaky",
+        cwd=tmp_path,
+    )
+    frames = [msgpack.packb({"type": "note", "n": n}) for n in range(5)]
+    for frame in frames:
+        push.send(frame)
+    assert wait_for(
+        lambda: (
+            len((tmp_path / "dicts.jsonl").read_text().splitlines()) == 5
+            if (tmp_path / "dicts.jsonl").exists()
+            else False
+        )
+    )
+    receiver.send_signal(signal.SIGTERM)
+    _out, err = receiver.communicate(timeout=20)
+    push.close(linger=0)
+    context.term()
+    assert receiver.returncode == 143, err
+    assert [line for line in (tmp_path / "dicts.jsonl").read_text().splitlines()] == [
+        f'{{"type": "note", "n": {n}}}' for n in range(5)
+    ]
+    # Raw processors get the bytes (mite hands them the dict).
+    assert (tmp_path / "raw.txt").read_text().splitlines() == [
+        f"bytes {len(frame)}" for frame in frames
+    ]
+    assert err.count("processor 'procs:Flaky' failed") == 1, err
+    assert "Traceback" not in err
+
+
+def test_a_receiver_processor_without_the_methods_is_one_line(tmp_path):
+    (tmp_path / "procs.py").write_text(PROCESSORS)
+    receiver = start("receiver", tcp(), "--processor=procs:Neither", cwd=tmp_path)
+    _out, err = receiver.communicate(timeout=20)
+    assert receiver.returncode == 1
+    assert "mite: error: processor 'procs:Neither': processors must have one or both" in err

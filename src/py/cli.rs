@@ -69,6 +69,7 @@ fn run(py: Python<'_>, cli: Cli) -> Result<i32, Fatal> {
             return super::controller_command::run(py, &cli.options, spec)
         }
         Command::Duplicator { .. }
+        | Command::Receiver { .. }
         | Command::Collector
         | Command::Recorder
         | Command::Stats

@@ -77,6 +77,17 @@ pub fn run(py: Python<'_>, command: &Command, options: &Options) -> Result<i32, 
             let (input, web) = (&options.stats_out_socket, &options.web_address);
             py.detach(|| wire::run_exporter(input, web, &signals))
         }
+        Command::Receiver {
+            receive_socket,
+            processors,
+        } => {
+            let mut listeners = receiver_listeners(py, processors)?;
+            py.detach(|| {
+                wire::run_receiver(receive_socket, &signals, |frame| {
+                    Python::attach(|py| listeners.deliver(py, frame))
+                })
+            })
+        }
         _ => unreachable!("not a message-plane command"),
     };
     stopped
@@ -99,8 +110,94 @@ fn addresses<'a>(command: &'a Command, options: &'a Options) -> Vec<(&'static st
             ("--stats-out-socket", &options.stats_out_socket),
         ],
         Command::PrometheusExporter => vec![("--stats-out-socket", &options.stats_out_socket)],
+        Command::Receiver { receive_socket, .. } => vec![("RECEIVE_SOCKET", receive_socket)],
         _ => Vec::new(),
     }
+}
+
+/// `mite receiver`'s processors: raw listeners get each frame's bytes, then dict listeners
+/// the decoded message (mite hands both kinds the dict: a bug, fixed here).
+struct Listeners {
+    raw: Vec<(String, Py<PyAny>)>,
+    dict: Vec<(String, Py<PyAny>)>,
+    unpack: Py<PyAny>,
+    /// Processors whose failure was logged (each is logged once).
+    failed: std::collections::HashSet<String>,
+}
+
+impl Listeners {
+    fn deliver(&mut self, py: Python<'_>, frame: &[u8]) {
+        let bytes = PyBytes::new(py, frame);
+        for (spec, listener) in &self.raw {
+            if let Err(e) = listener.call1(py, (&bytes,)) {
+                note_failure(py, &mut self.failed, spec, &e);
+            }
+        }
+        if self.dict.is_empty() {
+            return;
+        }
+        let msg = match self.unpack.call1(py, (&bytes,)) {
+            Ok(msg) => msg,
+            Err(e) => return note_failure(py, &mut self.failed, "(decoding)", &e),
+        };
+        for (spec, listener) in &self.dict {
+            if let Err(e) = listener.call1(py, (&msg,)) {
+                note_failure(py, &mut self.failed, spec, &e);
+            }
+        }
+    }
+}
+
+fn note_failure(
+    py: Python<'_>,
+    failed: &mut std::collections::HashSet<String>,
+    spec: &str,
+    e: &PyErr,
+) {
+    if failed.insert(spec.to_owned()) {
+        log::error!(target: "mite.receiver", "processor '{spec}' failed on a message, which it skips (further failures are not logged): {}", one_line(py, e));
+    }
+}
+
+fn receiver_listeners(py: Python<'_>, specs: &[String]) -> Result<Listeners, String> {
+    let mut listeners = Listeners {
+        raw: Vec::new(),
+        dict: Vec::new(),
+        unpack: py
+            .import("mite.utils")
+            .and_then(|m| m.getattr("unpack_msg"))
+            .map_err(|e| one_line(py, &e))?
+            .unbind(),
+        failed: Default::default(),
+    };
+    for spec in specs {
+        let class = import_spec_line(py, spec, "processor")?;
+        let handler = class
+            .call0()
+            .map_err(|e| format!("processor '{spec}': {}", one_line(py, &e)))?;
+        let method = |name: &str| {
+            handler
+                .getattr(name)
+                .ok()
+                .filter(|m| !m.is_none())
+                .map(|m| (m.is_callable(), m))
+        };
+        let (dict, raw) = (method("process_message"), method("process_raw_message"));
+        if dict.is_none() && raw.is_none()
+            || [&dict, &raw].iter().any(|m| matches!(m, Some((false, _))))
+        {
+            return Err(format!(
+                "processor '{spec}': processors must have one or both of 'process_message' and 'process_raw_message' methods"
+            ));
+        }
+        if let Some((_, m)) = dict {
+            listeners.dict.push((spec.clone(), m.unbind()));
+        }
+        if let Some((_, m)) = raw {
+            listeners.raw.push((spec.clone(), m.unbind()));
+        }
+    }
+    Ok(listeners)
 }
 
 /// The stats `--stats-include-processors`/`--stats-exclude-processors` select: the built-in

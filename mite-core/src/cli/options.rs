@@ -66,6 +66,16 @@ pub enum Command {
         #[arg(value_name = "OUT_SOCKET", required = true)]
         out_sockets: Vec<String>,
     },
+    /// Hand the messages from RECEIVE_SOCKET to the --processor classes.
+    Receiver {
+        /// Address to connect to.
+        #[arg(value_name = "RECEIVE_SOCKET")]
+        receive_socket: String,
+        /// `module:Class` instantiated with no arguments, with `process_message(dict)` and/or
+        /// `process_raw_message(bytes)` (repeatable).
+        #[arg(long = "processor", value_name = "PROCESSOR")]
+        processors: Vec<String>,
+    },
     /// Write the messages from --collector-socket into rolling files in --collector-dir.
     Collector,
     /// Append data_created messages from --recorder-socket to --recorder-dir.

@@ -84,6 +84,27 @@ impl DuplicatorDebug {
     }
 }
 
+struct Frames<F>(F);
+
+impl<F: FnMut(&[u8])> Handler for Frames<F> {
+    fn frame(&mut self, frame: &[u8]) {
+        (self.0)(frame)
+    }
+}
+
+/// `mite receiver`: each frame from `address` (connected) to `on_frame`, until a stop signal.
+pub fn run_receiver(
+    address: &str,
+    signals: &StopSignals,
+    on_frame: impl FnMut(&[u8]),
+) -> Result<StoppedBy, ComponentError> {
+    let context = zmq::Context::new();
+    let mut inbox = Inbox::open(&context, address, Attach::Connect, "mite.receiver")?;
+    let stopped = pump(&mut inbox, signals, &mut Frames(on_frame));
+    inbox.complaints().log_totals();
+    Ok(stopped?)
+}
+
 struct Duplicator<'s> {
     outs: Vec<Outbox>,
     complaints: Complaints,

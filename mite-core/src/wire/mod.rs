@@ -22,8 +22,8 @@ mod tests;
 
 pub use complaints::Complaints;
 pub use components::{
-    run_collector, run_duplicator, run_exporter, run_recorder, run_stats, ComponentError,
-    DuplicatorDebug, ExtraStats, StatsOptions,
+    run_collector, run_duplicator, run_exporter, run_receiver, run_recorder, run_stats,
+    ComponentError, DuplicatorDebug, ExtraStats, StatsOptions,
 };
 pub use endpoint::{check_endpoint, EndpointError};
 pub use forwarder::Forwarder;
