@@ -2,6 +2,7 @@
 work shared across runners, config set by the scenario function reaching every runner, the
 end of the test, a runner killed mid-run, interrupts and requests that are not mite's."""
 
+import os
 import signal
 import subprocess
 import sys
@@ -189,3 +190,76 @@ def test_a_bad_scenario_spec_is_one_line(cluster):
     assert controller.returncode == 1
     assert "mite: error: scenario spec 'cluster:missing'" in err, err
     assert "Traceback" not in err
+
+
+@pytest.mark.parametrize("via", ["option", "environment"])
+def test_the_logging_webhook_hears_the_start_and_the_end(cluster, via):
+    import http.server
+    import json
+    import threading
+
+    posts = []
+
+    class Hook(http.server.BaseHTTPRequestHandler):
+        def do_POST(self):
+            body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+            posts.append((self.path, body))
+            if self.path.endswith("/start"):
+                payload = json.dumps({"newid": 42}).encode()
+                self.send_response(200)
+                self.send_header("Content-Length", str(len(payload)))
+                self.end_headers()
+                self.wfile.write(payload)
+            else:
+                self.send_response(204)
+                self.end_headers()
+
+        def log_message(self, *args):
+            pass
+
+    server = http.server.HTTPServer(("127.0.0.1", 0), Hook)
+    thread = threading.Thread(target=server.serve_forever)
+    thread.start()
+    url = f"http://127.0.0.1:{server.server_port}/hooks"
+    args = [
+        "controller",
+        "cluster:scenario",
+        f"--controller-socket={cluster.controller_socket}",
+        f"--message-socket={cluster.messages}",
+    ]
+    env = dict(os.environ)
+    if via == "option":
+        args.append(f"--logging-webhook={url}")
+    else:
+        env["MITE_LOGGING_URL"] = url
+    controller = subprocess.Popen(
+        [sys.executable, "-m", "mite", *args],
+        cwd=cluster.dir,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+    )
+    try:
+        runner = cluster.runner()
+        runner.communicate(timeout=90)
+        _out, err = controller.communicate(timeout=30)
+    finally:
+        server.shutdown()
+        thread.join()
+    assert controller.returncode == 0, err
+    assert posts == [
+        ("/hooks/start", {"testname": "cluster:scenario"}),
+        ("/hooks/end", {"id": 42}),
+    ]
+
+
+def test_the_logging_webhook_option_belongs_to_the_controller(tmp_path):
+    result = subprocess.run(
+        [sys.executable, "-m", "mite", "runner", "--logging-webhook=http://127.0.0.1:1/"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    assert result.returncode == 1
+    assert "mite: error: --logging-webhook applies to controller only" in result.stderr

@@ -61,6 +61,11 @@ fn run(py: Python<'_>, cli: Cli) -> Result<i32, Fatal> {
             "--prometheus-address applies to scenario test and journey test|run only".into(),
         ));
     }
+    if cli.options.logging_webhook.is_some() && !matches!(cli.command, Command::Controller { .. }) {
+        return Err(Fatal::Message(
+            "--logging-webhook applies to controller only".into(),
+        ));
+    }
     let test = match &cli.command {
         Command::Cat { file } => return cat_file(py, file, cli.options.prettify_timestamps),
         Command::Uncat => return uncat_stdin(py),

@@ -66,13 +66,54 @@ pub fn run(py: Python<'_>, options: &Options, spec: &str) -> Result<i32, Fatal> 
     let socket = bind(&options.controller_socket)?;
     let signals = StopSignals::install()
         .map_err(|e| Fatal::Message(format!("cannot handle signals: {e}")))?;
+    let webhook = Webhook::start(py, options.logging_webhook.as_deref(), spec)?;
     let outcome = serve(py, &mut requests, socket, &signals, &sink);
+    webhook.end(py);
     let report = requests.controller().report();
     let _ = sink.get().deliver(py, report);
     requests.close(py);
     // Every report is handed to the socket before the process ends.
     py.detach(|| bus.stop());
     outcome
+}
+
+/// `--logging-webhook` (or `MITE_LOGGING_URL`): the test's start and end told to a server.
+struct Webhook {
+    module: Py<PyAny>,
+    url: Option<String>,
+    id: Py<PyAny>,
+}
+
+impl Webhook {
+    fn start(py: Python<'_>, option: Option<&str>, spec: &str) -> Result<Webhook, Fatal> {
+        let module = py
+            .import("mite._logging_webhook")
+            .map_err(|e| py_fatal(py, "the logging webhook", &e))?;
+        let url: Option<String> = module
+            .call_method1("url_from", (option,))
+            .and_then(|u| u.extract())
+            .map_err(|e| py_fatal(py, "the logging webhook", &e))?;
+        let id = match &url {
+            Some(url) => module
+                .call_method1("start", (url, spec))
+                .map_err(|e| py_fatal(py, "the logging webhook", &e))?
+                .unbind(),
+            None => py.None(),
+        };
+        Ok(Webhook {
+            module: module.into_any().unbind(),
+            url,
+            id,
+        })
+    }
+
+    fn end(self, py: Python<'_>) {
+        if let Some(url) = &self.url {
+            if let Err(e) = self.module.call_method1(py, "end", (url, &self.id)) {
+                log::warn!(target: "mite.controller", "the logging webhook: {}", one_line(py, &e));
+            }
+        }
+    }
 }
 
 fn bind(address: &str) -> Result<zmq::Socket, Fatal> {
