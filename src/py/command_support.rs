@@ -9,7 +9,7 @@ use pyo3::types::PyDict;
 use crate::errors::one_line;
 use mite_core::bus::processors::CollectorFilter;
 use mite_core::cli::Options;
-use mite_core::logging::{self, LogLevel};
+use mite_core::logging::{self, LogLevel, UnknownLogLevel};
 
 /// Why a command stopped before its run could finish normally.
 pub enum Fatal {
@@ -140,4 +140,15 @@ impl CollectorFilter for PythonFilter {
             }
         })
     }
+}
+
+/// The start of a command that runs user code: logging at `--log-level` (Rust's and
+/// Python's) and the working directory on `sys.path`.
+pub fn prepare_command(py: Python<'_>, options: &Options) -> Result<(), Fatal> {
+    let level: LogLevel = options
+        .log_level
+        .parse()
+        .map_err(|e: UnknownLogLevel| Fatal::Message(format!("--log-level: {e}")))?;
+    setup_logging(py, level).map_err(|e| py_fatal(py, "configuring logging", &e))?;
+    add_working_directory(py, options).map_err(Fatal::Message)
 }

@@ -8,7 +8,7 @@ use std::time::Instant;
 
 use pyo3::prelude::*;
 
-use super::command_support::{add_working_directory, import_spec, py_fatal, setup_logging, Fatal};
+use super::command_support::{import_spec, prepare_command, py_fatal, Fatal};
 use super::controller::server::RunnerRequests;
 use super::controller::LocalController;
 use super::scenario_loading::{build_config, call_scenario, read_scenarios};
@@ -17,7 +17,6 @@ use crate::errors::one_line;
 use mite_core::bus::Bus;
 use mite_core::cli::Options;
 use mite_core::engine::{SchedulerConfig, RUNNER_TIMEOUT};
-use mite_core::logging::{LogLevel, UnknownLogLevel};
 use mite_core::wire::protocol::WorkReply;
 use mite_core::wire::{check_endpoint, Forwarder, StopSignals, POLL_INTERVAL};
 
@@ -25,12 +24,7 @@ use mite_core::wire::{check_endpoint, Forwarder, StopSignals, POLL_INTERVAL};
 const REPORT_INTERVAL: f64 = 1.0;
 
 pub fn run(py: Python<'_>, options: &Options, spec: &str) -> Result<i32, Fatal> {
-    let level: LogLevel = options
-        .log_level
-        .parse()
-        .map_err(|e: UnknownLogLevel| Fatal::Message(format!("--log-level: {e}")))?;
-    setup_logging(py, level).map_err(|e| py_fatal(py, "configuring logging", &e))?;
-    add_working_directory(py, options).map_err(Fatal::Message)?;
+    prepare_command(py, options)?;
     for (option, address) in [
         ("--controller-socket", &options.controller_socket),
         ("--message-socket", &options.message_socket),

@@ -4,7 +4,7 @@
 
 use pyo3::prelude::*;
 
-use super::command_support::{add_working_directory, py_fatal, setup_logging, Fatal};
+use super::command_support::{prepare_command, py_fatal, Fatal};
 use super::controller::remote::RemoteController;
 use super::controller::ControllerLink;
 use super::event_loop::run_loop;
@@ -12,16 +12,10 @@ use super::runner::{RunEnd, RunnerOptions};
 use super::sink::MessageSink;
 use mite_core::bus::Bus;
 use mite_core::cli::Options;
-use mite_core::logging::{LogLevel, UnknownLogLevel};
 use mite_core::wire::{check_endpoint, Forwarder};
 
 pub fn run(py: Python<'_>, options: &Options) -> Result<i32, Fatal> {
-    let level: LogLevel = options
-        .log_level
-        .parse()
-        .map_err(|e: UnknownLogLevel| Fatal::Message(format!("--log-level: {e}")))?;
-    setup_logging(py, level).map_err(|e| py_fatal(py, "configuring logging", &e))?;
-    add_working_directory(py, options).map_err(Fatal::Message)?;
+    prepare_command(py, options)?;
     check_endpoint(&options.message_socket)
         .map_err(|e| Fatal::Message(format!("--message-socket: {e}")))?;
     let forwarder = Forwarder::connect(&options.message_socket)
