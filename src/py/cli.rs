@@ -13,6 +13,7 @@ use super::command_support::{
 use super::controller::{ControllerLink, LocalController, ScenarioSpec};
 use super::event_loop::run_loop;
 use super::live_stats::{self, RunStats, StartError};
+use super::local_cluster;
 use super::runner::{RunEnd, RunnerOptions};
 use super::scenario_loading::{build_config, call_scenario, read_scenarios};
 use super::sink::MessageSink;
@@ -59,6 +60,11 @@ fn run(py: Python<'_>, cli: Cli) -> Result<i32, Fatal> {
     if cli.options.prometheus_address.is_some() && !runs_a_test {
         return Err(Fatal::Message(
             "--prometheus-address applies to scenario test and journey test|run only".into(),
+        ));
+    }
+    if cli.options.runners.count() != 1 && !matches!(cli.command, Command::Scenario(_)) {
+        return Err(Fatal::Message(
+            "--runners applies to scenario test only".into(),
         ));
     }
     if cli.options.logging_webhook.is_some() && !matches!(cli.command, Command::Controller { .. }) {
@@ -401,6 +407,17 @@ fn run_scenarios(
         spawn_rate: Some(options.spawn_rate.value),
     };
     let test_name = test.name();
+    let runners = options.runners.count();
+    if runners > 1 {
+        let run = local_cluster::ClusterRun {
+            options,
+            test_name,
+            scenarios,
+            scheduler,
+            runners,
+        };
+        return local_cluster::run(py, run, config_manager, &sink);
+    }
     let controller = LocalController::new(
         py,
         scheduler,

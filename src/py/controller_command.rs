@@ -4,12 +4,11 @@
 //! `--message-socket`, and ends once no scenario is left and every runner said bye or went
 //! silent.
 
-use std::time::Instant;
-
 use pyo3::prelude::*;
 
 use super::command_support::{import_spec, prepare_command, py_fatal, Fatal};
 use super::controller::server::RunnerRequests;
+use super::controller::serving::RequestLoop;
 use super::controller::LocalController;
 use super::scenario_loading::{build_config, call_scenario, read_scenarios};
 use super::sink::MessageSink;
@@ -17,11 +16,7 @@ use crate::errors::one_line;
 use mite_core::bus::Bus;
 use mite_core::cli::Options;
 use mite_core::engine::{SchedulerConfig, RUNNER_TIMEOUT};
-use mite_core::wire::protocol::WorkReply;
-use mite_core::wire::{check_endpoint, Forwarder, StopSignals, POLL_INTERVAL};
-
-/// Seconds between controller reports (mite sends one a second).
-const REPORT_INTERVAL: f64 = 1.0;
+use mite_core::wire::{check_endpoint, Forwarder, StopSignals};
 
 pub fn run(py: Python<'_>, options: &Options, spec: &str) -> Result<i32, Fatal> {
     prepare_command(py, options)?;
@@ -55,17 +50,15 @@ pub fn run(py: Python<'_>, options: &Options, spec: &str) -> Result<i32, Fatal> 
         Some(RUNNER_TIMEOUT),
     )
     .map_err(|e| py_fatal(py, "creating the controller", &e))?;
-    let mut requests = RunnerRequests::new(py, controller, spec.to_owned())
+    let requests = RunnerRequests::new(py, controller, spec.to_owned())
         .map_err(|e| py_fatal(py, "creating the controller", &e))?;
-    let socket = bind(&options.controller_socket)?;
+    let mut requests = RequestLoop::bind(requests, &options.controller_socket)?;
     let signals = StopSignals::install()
         .map_err(|e| Fatal::Message(format!("cannot handle signals: {e}")))?;
     let webhook = Webhook::start(py, options.logging_webhook.as_deref(), spec)?;
-    let outcome = serve(py, &mut requests, socket, &signals, &sink);
+    let outcome = serve(py, &mut requests, &signals, &sink);
     webhook.end(py);
-    let report = requests.controller().report();
-    let _ = sink.get().deliver(py, report);
-    requests.close(py);
+    requests.close(py, &sink);
     // Every report is handed to the socket before the process ends.
     py.detach(|| bus.stop());
     outcome
@@ -110,78 +103,25 @@ impl Webhook {
     }
 }
 
-fn bind(address: &str) -> Result<zmq::Socket, Fatal> {
-    let failed =
-        |e: zmq::Error| Fatal::Message(format!("--controller-socket: cannot bind {address}: {e}"));
-    let socket = zmq::Context::new().socket(zmq::REP).map_err(failed)?;
-    socket
-        .set_rcvtimeo(POLL_INTERVAL.as_millis() as i32)
-        .map_err(failed)?;
-    socket.set_linger(1_000).map_err(failed)?;
-    socket.bind(address).map_err(failed)?;
-    Ok(socket)
-}
-
 /// Answers runners until the test is over or a signal stops it.
 fn serve(
     py: Python<'_>,
-    requests: &mut RunnerRequests,
-    mut socket: zmq::Socket,
+    requests: &mut RequestLoop,
     signals: &StopSignals,
     sink: &Bound<'_, MessageSink>,
 ) -> Result<i32, Fatal> {
-    let started = Instant::now();
-    let mut next_report = 0.0;
     loop {
         if let Some(by) = signals.stopped_by() {
             log::info!(target: "mite.controller", "Received interrupt signal, shutting down");
             return Ok(by.exit_code());
         }
-        let now = started.elapsed().as_secs_f64();
-        requests
-            .controller_mut()
-            .refresh(py, now)
-            .map_err(|e| Fatal::Message(e.0))?;
-        requests.drop_silent(py, now);
-        if now >= next_report {
-            next_report = now + REPORT_INTERVAL;
-            let report = requests.controller().report();
-            if let Err(e) = sink.get().deliver(py, report) {
-                log::error!(target: "mite.controller", "controller report failed: {}", one_line(py, &e));
-            }
-        }
-        let controller = requests.controller();
-        if !controller.is_active() && controller.runner_count() == 0 {
+        if requests.is_over() {
             return Ok(0);
         }
-        let frame = {
-            let socket = &mut socket;
-            py.detach(move || socket.recv_bytes(0))
-        };
-        let frame = match frame {
-            Ok(frame) => frame,
-            Err(zmq::Error::EAGAIN | zmq::Error::EINTR) => continue,
-            Err(e) => return Err(Fatal::Message(format!("--controller-socket: {e}"))),
-        };
-        let now = started.elapsed().as_secs_f64();
-        let (reply, failure) = match requests.answer(py, &frame, now) {
-            Ok(reply) => (reply, None),
-            // The runner is told to stop before the controller ends.
-            Err(failure) => (
-                WorkReply {
-                    work: Vec::new(),
-                    config: Vec::new(),
-                    stop: true,
-                }
-                .encode(),
-                Some(failure),
-            ),
-        };
-        if let Err(e) = socket.send(reply, 0) {
-            log::error!(target: "mite.controller", "cannot answer a runner: {e}");
-        }
-        if let Some(failure) = failure {
-            return Err(Fatal::Message(failure.0));
+        if requests.wait(py, None)?.request {
+            requests.answer(py, sink)?;
+        } else {
+            requests.tick(py, sink)?;
         }
     }
 }

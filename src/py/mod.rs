@@ -15,6 +15,7 @@ mod event_loop;
 mod exception_report;
 mod http;
 mod live_stats;
+mod local_cluster;
 mod processors;
 mod runner;
 mod runner_command;

@@ -43,22 +43,48 @@ impl MessageSink {
     /// Delivers one message: Python processors first (their exceptions reach the sender, as
     /// in mite's test mode), then the Rust bus.
     pub fn deliver(&self, py: Python<'_>, msg: Message) -> PyResult<()> {
+        self.deliver_to_python(py, &msg, None)?;
+        self.bus.send(msg);
+        Ok(())
+    }
+
+    /// The Python processors' part of a delivery; `encoded` is the message's msgpack when
+    /// it is at hand.
+    fn deliver_to_python(
+        &self,
+        py: Python<'_>,
+        msg: &Message,
+        encoded: Option<&[u8]>,
+    ) -> PyResult<()> {
         if !self.dict_listeners.is_empty() {
-            let dict = message_to_dict(py, &msg)?;
+            let dict = message_to_dict(py, msg)?;
             for listener in &self.dict_listeners {
                 listener.call1(py, (&dict,))?;
             }
         }
         if !self.raw_listeners.is_empty() {
             let mut raw = Vec::new();
-            msg.encode(&mut raw);
-            let bytes = PyBytes::new(py, &raw);
+            let raw = match encoded {
+                Some(encoded) => encoded,
+                None => {
+                    msg.encode(&mut raw);
+                    &raw
+                }
+            };
+            let bytes = PyBytes::new(py, raw);
             for listener in &self.raw_listeners {
                 listener.call1(py, (&bytes,))?;
             }
         }
-        self.bus.send(msg);
         Ok(())
+    }
+
+    /// Delivers a message that arrived from another process as `frame`: the Python raw
+    /// processors and the bus's encoding readers get the frame itself.
+    pub fn deliver_frame(&self, py: Python<'_>, msg: Message, frame: &[u8]) -> PyResult<()> {
+        let delivered = self.deliver_to_python(py, &msg, Some(frame));
+        self.bus.send_encoded(msg, frame.to_vec());
+        delivered
     }
 }
 

@@ -9,7 +9,9 @@ mod options;
 
 pub use config_pairs::{config_pairs, ConfigPairError};
 pub use journey_scenario::{journey_scenario, JourneyFeed, JourneyScenario};
-pub use options::{Command, JourneyCommand, Num, OptionValue, Options, ScenarioCommand};
+pub use options::{
+    Command, JourneyCommand, Num, OptionValue, Options, RunnerCount, ScenarioCommand,
+};
 
 use clap::Parser;
 
@@ -132,6 +134,30 @@ mod tests {
         match parse(&args("mite scenario test m:s --volume=lots")) {
             Parsed::Exit { code, .. } => assert_eq!(code, 1),
             Parsed::Run(_) => panic!("parsed"),
+        }
+    }
+
+    #[test]
+    fn runners_are_a_positive_number_or_auto() {
+        assert_eq!(run("mite scenario test m:s").options.runners.count(), 1);
+        assert_eq!(
+            run("mite scenario test m:s --runners=3")
+                .options
+                .runners
+                .count(),
+            3
+        );
+        let auto = run("mite scenario test m:s --runners auto").options.runners;
+        assert_eq!(auto, RunnerCount::Auto);
+        assert!(auto.count() >= 1);
+        for bad in ["0", "-1", "two"] {
+            match parse(&args(&format!("mite scenario test m:s --runners={bad}"))) {
+                Parsed::Exit { code, text, .. } => {
+                    assert_eq!(code, 1);
+                    assert!(text.contains("number of runners"), "{text}");
+                }
+                Parsed::Run(_) => panic!("--runners={bad} parsed"),
+            }
         }
     }
 

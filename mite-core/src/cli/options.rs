@@ -307,6 +307,42 @@ pub struct Options {
     /// Run journeys as plain asyncio Tasks instead of with the Rust coroutine driver.
     #[arg(long, global = true)]
     pub asyncio_tasks: bool,
+    /// `scenario test`: runner processes to start (`auto`: one per usable CPU). 1 runs the
+    /// journeys in this process.
+    #[arg(long, global = true, value_name = "N|auto", default_value = "1")]
+    pub runners: RunnerCount,
+}
+
+/// `--runners`: a number of runner processes, or one per usable CPU.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RunnerCount {
+    Auto,
+    Exactly(std::num::NonZeroUsize),
+}
+
+impl FromStr for RunnerCount {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let s = s.trim();
+        if s.eq_ignore_ascii_case("auto") {
+            return Ok(RunnerCount::Auto);
+        }
+        s.parse()
+            .map(RunnerCount::Exactly)
+            .map_err(|_| format!("'{s}' is not a number of runners (1, 2, ... or auto)"))
+    }
+}
+
+impl RunnerCount {
+    /// How many runners: `auto` is the CPUs this process may use (its affinity and cgroup
+    /// quota, as `std::thread::available_parallelism` sees them).
+    pub fn count(self) -> usize {
+        match self {
+            RunnerCount::Exactly(n) => n.get(),
+            RunnerCount::Auto => std::thread::available_parallelism().map_or(1, |n| n.get()),
+        }
+    }
 }
 
 /// A value in mite's docopt options dict.

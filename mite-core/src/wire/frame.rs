@@ -65,12 +65,32 @@ pub fn message_from_frame(frame: &[u8]) -> Result<Message, FrameError> {
         }
     }
     let kind = kind.ok_or(FrameError::NoType)?;
+    let (transaction, has_transaction_keys) = match transaction_of(&fields) {
+        Some(transaction) => (transaction, true),
+        None => (None, false),
+    };
     Ok(Message {
         kind,
         time,
         fields,
         envelope: None,
-        transaction: None,
-        has_transaction_keys: false,
+        transaction,
+        has_transaction_keys,
     })
+}
+
+/// The message's `transaction` and `transaction_id` as a runner writes them (a name and an
+/// id, or both nil), so they are kept when the message is encoded again and
+/// [`Message::transaction_name`] answers; `None` when they are absent or of other types
+/// (then they stay plain fields).
+fn transaction_of(fields: &[(Arc<str>, Value)]) -> Option<Option<(Arc<str>, u64)>> {
+    let find = |key: &str| fields.iter().find(|(k, _)| &**k == key).map(|(_, v)| v);
+    match (find("transaction")?, find("transaction_id")?) {
+        (Value::Str(name), Value::UInt(id)) => Some(Some((name.clone(), *id))),
+        (Value::Str(name), Value::Int(id)) => {
+            u64::try_from(*id).ok().map(|id| Some((name.clone(), id)))
+        }
+        (Value::Nil, Value::Nil) => Some(None),
+        _ => None,
+    }
 }

@@ -25,9 +25,14 @@ pub enum StoppedBy {
 impl StoppedBy {
     /// The shell's exit code for a process ended by this signal (130, 143).
     pub fn exit_code(self) -> i32 {
+        128 + self.signal()
+    }
+
+    /// The signal's number, to pass it on.
+    pub fn signal(self) -> libc::c_int {
         match self {
-            StoppedBy::Interrupt => 128 + libc::SIGINT,
-            StoppedBy::Terminate => 128 + libc::SIGTERM,
+            StoppedBy::Interrupt => libc::SIGINT,
+            StoppedBy::Terminate => libc::SIGTERM,
         }
     }
 }

@@ -106,7 +106,21 @@ impl Inbox {
 
     /// The next whole single-part frame, or [`Received::Nothing`] after [`POLL_INTERVAL`].
     pub fn recv(&mut self) -> Result<Received<'_>, SocketError> {
-        match self.socket.recv(&mut self.frame, 0) {
+        self.receive(0)
+    }
+
+    /// The next frame if one is waiting, without waiting.
+    pub fn try_recv(&mut self) -> Result<Received<'_>, SocketError> {
+        self.receive(zmq::DONTWAIT)
+    }
+
+    /// For waiting on this socket together with others (`zmq::poll`).
+    pub fn poll_item(&self) -> zmq::PollItem<'_> {
+        self.socket.as_poll_item(zmq::POLLIN)
+    }
+
+    fn receive(&mut self, flags: i32) -> Result<Received<'_>, SocketError> {
+        match self.socket.recv(&mut self.frame, flags) {
             Ok(()) => {}
             Err(zmq::Error::EAGAIN | zmq::Error::EINTR) => return Ok(Received::Nothing),
             Err(source) => {

@@ -54,6 +54,37 @@ fn a_frame_becomes_a_message_with_every_key_a_field() {
 }
 
 #[test]
+fn a_frames_transaction_is_the_messages_and_survives_encoding_again() {
+    let msg = message_from_frame(&frame(&txn("__root__ :: Browse"))).unwrap();
+    assert_eq!(msg.transaction_name(), Some("__root__ :: Browse"));
+    let mut again = Vec::new();
+    msg.encode(&mut again);
+    let again = message_from_frame(&again).unwrap();
+    assert_eq!(
+        again.get("transaction"),
+        Some(&Value::str("__root__ :: Browse"))
+    );
+    assert_eq!(again.get("transaction_id"), Some(&Value::UInt(3)));
+    assert_eq!(again.get("journey"), Some(&Value::str("m:j")));
+
+    let outside = Value::Map(vec![
+        (Value::str("type"), Value::str("error")),
+        (Value::str("transaction"), Value::Nil),
+        (Value::str("transaction_id"), Value::Nil),
+    ]);
+    let msg = message_from_frame(&frame(&outside)).unwrap();
+    assert!(msg.has_transaction_keys && msg.transaction.is_none());
+    // Odd types stay what they were: plain fields.
+    let odd = Value::Map(vec![
+        (Value::str("type"), Value::str("x")),
+        (Value::str("transaction"), Value::Int(7)),
+    ]);
+    let msg = message_from_frame(&frame(&odd)).unwrap();
+    assert!(!msg.has_transaction_keys);
+    assert_eq!(msg.get("transaction"), Some(&Value::UInt(7)));
+}
+
+#[test]
 fn frames_that_are_not_messages_are_told_apart() {
     let cases = [
         (vec![0xc1], "not msgpack"),

@@ -12,6 +12,7 @@ mod link;
 mod pools;
 pub mod remote;
 pub mod server;
+pub mod serving;
 
 pub use link::ControllerLink;
 pub use pools::ItemId;

@@ -36,6 +36,8 @@ pub struct RunnerRequests {
     /// For Python datapools' awaitables.
     event_loop: Py<PyAny>,
     malformed: u64,
+    /// Work is held back (requests get none) until every expected runner has joined.
+    holding: bool,
 }
 
 impl RunnerRequests {
@@ -50,7 +52,14 @@ impl RunnerRequests {
             out: HashMap::new(),
             event_loop,
             malformed: 0,
+            holding: false,
         })
+    }
+
+    /// Holds work back, or hands it out again: runners that join early then do not take the
+    /// whole first share before the others arrive.
+    pub fn hold_work(&mut self, hold: bool) {
+        self.holding = hold;
     }
 
     pub fn controller(&self) -> &LocalController {
@@ -135,9 +144,12 @@ impl RunnerRequests {
             .dispatcher_mut()
             .controller_mut()
             .set_actual(runner, &current);
-        let mut work = self
-            .controller
-            .remote_work(py, runner, now, request.max_work)?;
+        let mut work = if self.holding {
+            Vec::new()
+        } else {
+            self.controller
+                .remote_work(py, runner, now, request.max_work)?
+        };
         work.extend(self.run_pool_calls(py, runner)?);
         let items = work
             .into_iter()
