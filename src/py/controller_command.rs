@@ -4,6 +4,8 @@
 //! `--message-socket`, and ends once no scenario is left and every runner said bye or went
 //! silent.
 
+use std::time::{Duration, Instant};
+
 use pyo3::prelude::*;
 
 use super::command_support::{import_spec, prepare_command, py_fatal, Fatal};
@@ -103,6 +105,10 @@ impl Webhook {
     }
 }
 
+/// How long a stopped controller goes on answering, so its runners hear that they are to
+/// stop (and say bye) rather than wait out their timeout.
+const STOP_GRACE: Duration = Duration::from_secs(5);
+
 /// Answers runners until the test is over or a signal stops it.
 fn serve(
     py: Python<'_>,
@@ -110,10 +116,18 @@ fn serve(
     signals: &StopSignals,
     sink: &Bound<'_, MessageSink>,
 ) -> Result<i32, Fatal> {
+    let mut stopping_since: Option<Instant> = None;
     loop {
         if let Some(by) = signals.stopped_by() {
-            log::info!(target: "mite.controller", "Received interrupt signal, shutting down");
-            return Ok(by.exit_code());
+            let since = *stopping_since.get_or_insert_with(|| {
+                log::info!(target: "mite.controller", "Received interrupt signal, telling the runners to stop");
+                requests.stop_scenarios();
+                Instant::now()
+            });
+            if requests.runner_count() == 0 || since.elapsed() >= STOP_GRACE {
+                log::info!(target: "mite.controller", "shutting down");
+                return Ok(by.exit_code());
+            }
         }
         if requests.is_over() {
             return Ok(0);

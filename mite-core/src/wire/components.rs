@@ -32,6 +32,10 @@ pub enum ComponentError {
 /// What a component does with each frame, and between frames.
 trait Handler {
     fn frame(&mut self, frame: &[u8]);
+    /// The frame, owned: a handler that sends it on (the duplicator) need not copy it.
+    fn owned_frame(&mut self, frame: zmq::Message) {
+        self.frame(&frame);
+    }
     /// After every quiet [`super::POLL_INTERVAL`] and every [`FRAMES_PER_CHECK`] frames.
     fn idle(&mut self) {}
 }
@@ -45,8 +49,8 @@ fn pump(
     let mut since_check = 0;
     loop {
         match inbox.recv()? {
-            Received::Frame(frame) => {
-                handler.frame(frame);
+            Received::Frame(_) => {
+                handler.owned_frame(inbox.take_frame());
                 since_check += 1;
                 if since_check < FRAMES_PER_CHECK {
                     continue;
@@ -112,28 +116,46 @@ struct Duplicator<'s> {
     signals: &'s StopSignals,
 }
 
+impl Duplicator<'_> {
+    fn send(&mut self, out: usize, frame: impl zmq::Sendable) {
+        let out = &self.outs[out];
+        if let Err(SendError::Full(e) | SendError::Failed(e)) = out.try_send(frame) {
+            let address = out.address();
+            self.complaints.note(address, || {
+                format!(
+                    "Duplicator message buffer full for address {address}; error is {}: {}",
+                    e.to_raw(),
+                    e.message()
+                )
+            });
+        }
+    }
+}
+
 impl Handler for Duplicator<'_> {
     fn frame(&mut self, frame: &[u8]) {
+        for out in 0..self.outs.len() {
+            self.send(out, frame);
+        }
+    }
+
+    /// Copies for all outputs but the last, which gets the frame itself.
+    fn owned_frame(&mut self, frame: zmq::Message) {
         if self.to_dump > 0 {
             self.to_dump -= 1;
-            let mut rest = frame;
+            let mut rest = &frame[..];
             let text = decode_value(&mut rest)
                 .map(|v| py_str(&v))
                 .unwrap_or_else(|e| format!("<not msgpack: {e}>"));
             let _ = writeln!(std::io::stdout().lock(), "{text}");
         }
-        for out in &self.outs {
-            if let Err(SendError::Full(e) | SendError::Failed(e)) = out.try_send(frame) {
-                let address = out.address();
-                self.complaints.note(address, || {
-                    format!(
-                        "Duplicator message buffer full for address {address}; error is {}: {}",
-                        e.to_raw(),
-                        e.message()
-                    )
-                });
-            }
+        let Some(last) = self.outs.len().checked_sub(1) else {
+            return;
+        };
+        for out in 0..last {
+            self.send(out, &frame[..]);
         }
+        self.send(last, frame);
     }
 
     fn idle(&mut self) {

@@ -114,6 +114,12 @@ impl Inbox {
         self.receive(zmq::DONTWAIT)
     }
 
+    /// The frame the last receive returned, owned (a fresh one takes its place): it can then
+    /// be sent on without a copy.
+    pub fn take_frame(&mut self) -> zmq::Message {
+        std::mem::replace(&mut self.frame, zmq::Message::new())
+    }
+
     /// For waiting on this socket together with others (`zmq::poll`).
     pub fn poll_item(&self) -> zmq::PollItem<'_> {
         self.socket.as_poll_item(zmq::POLLIN)
@@ -203,7 +209,7 @@ impl Outbox {
     }
 
     /// Queues `frame` without waiting (the duplicator's send).
-    pub fn try_send(&self, frame: &[u8]) -> Result<(), SendError> {
+    pub fn try_send(&self, frame: impl zmq::Sendable) -> Result<(), SendError> {
         match self.socket.send(frame, zmq::DONTWAIT) {
             Ok(()) => Ok(()),
             Err(e @ zmq::Error::EAGAIN) => Err(SendError::Full(e)),

@@ -24,7 +24,7 @@ use mite_core::wire::protocol::{ConfigPairs, HelloReply, Request, WorkReply, Wor
 use mite_core::wire::{check_endpoint, POLL_INTERVAL};
 
 /// The shortest time between two work requests: finished journeys are batched.
-pub const MIN_REQUEST_INTERVAL: f64 = 0.005;
+pub const MIN_REQUEST_INTERVAL: f64 = 0.001;
 /// How long the runner waits for an answer before it gives the controller up.
 pub const REPLY_TIMEOUT: Duration = Duration::from_secs(10);
 
@@ -40,6 +40,9 @@ pub struct RemoteController {
     running: BTreeMap<ScenarioId, u64>,
     /// `(scenario id, item id)` of journeys finished since the last request.
     completed: Vec<(u64, Value)>,
+    /// Journeys finished since the last request, with or without a datapool item: their
+    /// places are refilled at the next request, so it comes early.
+    finished_since_request: u64,
     config_changes: ConfigPairs,
     journey_specs: FxHashMap<ScenarioId, Arc<str>>,
     stop: bool,
@@ -74,12 +77,14 @@ impl RemoteController {
             queued: VecDeque::new(),
             running: BTreeMap::new(),
             completed: Vec::new(),
+            finished_since_request: 0,
             config_changes: Vec::new(),
             journey_specs: FxHashMap::default(),
             stop: false,
             said_bye: false,
             healthy: true,
-            last_request: 0.0,
+            // The first request is due at once.
+            last_request: f64::NEG_INFINITY,
         };
         let reply = controller.exchange(&Request::Hello)?;
         let hello = HelloReply::decode(&reply).map_err(|e| controller.bad_reply(e))?;
@@ -142,6 +147,7 @@ impl RemoteController {
 
     fn ask(&mut self, py: Python<'_>, now: f64, max_work: Option<u64>) -> Result<(), Failure> {
         self.last_request = now;
+        self.finished_since_request = 0;
         let request = self.work_request(max_work);
         let reply = self.exchange(&request)?;
         let reply = WorkReply::decode(&reply).map_err(|e| self.bad_reply(e))?;
@@ -196,7 +202,7 @@ impl RemoteController {
 
     fn request_due(&self, now: f64) -> bool {
         let since = now - self.last_request;
-        since >= self.max_wait || (!self.completed.is_empty() && since >= MIN_REQUEST_INTERVAL)
+        since >= self.max_wait || (self.finished_since_request > 0 && since >= MIN_REQUEST_INTERVAL)
     }
 
     /// Between requests: while stopping, reports finished journeys; once none runs, asks a
@@ -240,6 +246,7 @@ impl RemoteController {
 
     /// A journey finished (or could not start): its item id goes back with the next request.
     pub fn finished(&mut self, scenario: ScenarioId, item: Option<ItemId>) {
+        self.finished_since_request += 1;
         if let Some(n) = self.running.get_mut(&scenario) {
             *n = n.saturating_sub(1);
         }
@@ -275,7 +282,7 @@ impl RemoteController {
         if !self.queued.is_empty() || self.stop && self.running.values().sum::<u64>() == 0 {
             return now;
         }
-        let next = if self.completed.is_empty() {
+        let next = if self.finished_since_request == 0 {
             self.last_request + self.max_wait
         } else {
             self.last_request + MIN_REQUEST_INTERVAL

@@ -17,7 +17,7 @@ use crate::errors::one_line;
 use crate::py::convert::to_value;
 use mite_core::engine::{RunnerId, ScenarioId};
 use mite_core::messages::{encode_value, Value};
-use mite_core::wire::protocol::{self, HelloReply, ProtocolError, Request, WorkReply, WorkRequest};
+use mite_core::wire::protocol::{self, HelloReply, Request, WorkReply, WorkRequest};
 
 /// A datapool item id as a map key: its msgpack encoding.
 type ItemKey = (RunnerId, ScenarioId, Vec<u8>);
@@ -88,7 +88,13 @@ impl RunnerRequests {
         }
     }
 
-    fn note_malformed(&mut self, e: &ProtocolError) {
+    /// The reply to a frame that is not one request (e.g. several parts): nil, logged once.
+    pub fn not_a_request(&mut self, what: &str) -> Vec<u8> {
+        self.note_malformed(&what);
+        protocol::bye_reply()
+    }
+
+    fn note_malformed(&mut self, e: &dyn std::fmt::Display) {
         self.malformed += 1;
         if self.malformed == 1 {
             log::error!(target: "mite.controller", "a request that is not mite's was answered with nil: {e} (further ones are counted, not logged)");

@@ -19,6 +19,9 @@ use mite_core::wire::{Inbox, POLL_INTERVAL};
 
 /// Seconds between controller reports (mite sends one a second).
 const REPORT_INTERVAL: f64 = 1.0;
+/// A request above this size makes libzmq drop its sender's connection (requests are a few
+/// hundred bytes; one reporting a hundred thousand finished items about a megabyte).
+const MAX_REQUEST: i64 = 16 << 20;
 
 /// What became readable while [`RequestLoop::wait`] waited.
 #[derive(Default)]
@@ -43,6 +46,7 @@ impl RequestLoop {
         };
         let socket = zmq::Context::new().socket(zmq::REP).map_err(failed)?;
         socket.set_linger(1_000).map_err(failed)?;
+        socket.set_maxmsgsize(MAX_REQUEST).map_err(failed)?;
         socket.bind(address).map_err(failed)?;
         Ok(RequestLoop {
             requests,
@@ -73,6 +77,16 @@ impl RequestLoop {
         self.started = Some(Instant::now());
         self.next_report = 0.0;
         self.requests.hold_work(false);
+    }
+
+    /// Ends every scenario: runners are told to stop with their next answer.
+    pub fn stop_scenarios(&mut self) {
+        self.requests.controller_mut().stop_all();
+    }
+
+    /// Runners that joined and have not said bye (nor gone silent).
+    pub fn runner_count(&self) -> usize {
+        self.requests.controller().runner_count()
     }
 
     /// Whether a scenario is still running.
@@ -140,6 +154,23 @@ impl RequestLoop {
             Err(zmq::Error::EAGAIN | zmq::Error::EINTR) => return Ok(()),
             Err(e) => return Err(Fatal::Message(format!("--controller-socket: {e}"))),
         };
+        if self.socket.get_rcvmore().unwrap_or(false) {
+            // Every part is read, so the socket can answer; the whole is not a request.
+            let mut parts = 1;
+            while self.socket.recv_bytes(0).is_ok() {
+                parts += 1;
+                if !self.socket.get_rcvmore().unwrap_or(false) {
+                    break;
+                }
+            }
+            let reply = self
+                .requests
+                .not_a_request(&format!("a message of {parts} parts"));
+            if let Err(e) = self.socket.send(reply, 0) {
+                log::error!(target: "mite.controller", "cannot answer a runner: {e}");
+            }
+            return Ok(());
+        }
         self.tick(py, sink)?;
         let now = self.now();
         let (reply, failure) = match self.requests.answer(py, &frame, now) {
