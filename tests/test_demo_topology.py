@@ -196,14 +196,10 @@ class Cluster:
         log.close()
 
     def start_all(self, scenario):
+        """The run script's processes. The script starts them all at once; here the consumers
+        come first and get a moment to connect, as a duplicator output with no consumer yet
+        drops what it gets (mite's too), and the counts are to match exactly."""
         a = self.address
-        for n in (1, 2):
-            self.start(
-                f"runner{n}",
-                "runner",
-                f"--controller-socket={a['controller']}",
-                f"--message-socket={a['message']}",
-            )
         self.start("duplicator", "duplicator", f"--message-socket={a['message']}", a["stats_in"])
         self.start(
             "stats",
@@ -218,6 +214,23 @@ class Cluster:
             f"--stats-out-socket={a['stats_out']}",
             f"--web-address=127.0.0.1:{self.web_port}",
         )
+        deadline = time.monotonic() + 20
+        while True:
+            try:
+                self.metrics()
+                break
+            except OSError:
+                if time.monotonic() > deadline:
+                    pytest.fail(f"the exporter did not serve /metrics:\n{self.log('exporter')}")
+                time.sleep(0.1)
+        time.sleep(1.0)  # stats connected to the duplicator (it started before the exporter)
+        for n in (1, 2):
+            self.start(
+                f"runner{n}",
+                "runner",
+                f"--controller-socket={a['controller']}",
+                f"--message-socket={a['message']}",
+            )
         self.start(
             "controller",
             "controller",
