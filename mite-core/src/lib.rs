@@ -19,5 +19,6 @@ pub mod logging;
 pub mod messages;
 pub mod prometheus;
 pub mod recorder;
+pub mod recorder_alias;
 pub mod stats;
 pub mod wire;

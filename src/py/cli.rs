@@ -8,7 +8,7 @@ use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyList, PyTuple};
 
 use super::command_support::{
-    add_working_directory, import_spec, py_fatal, setup_logging, Fatal, PythonFilter,
+    add_working_directory, import_spec, py_fatal, recorder_dir, setup_logging, Fatal, PythonFilter,
 };
 use super::controller::{ControllerLink, LocalController, ScenarioSpec};
 use super::event_loop::run_loop;
@@ -334,7 +334,7 @@ fn prepare_and_run(py: Python<'_>, options: &Options, test: TestRun<'_>) -> Resu
     let bus = Bus::start(
         processors::build(ProcessorConfig {
             builtins,
-            recorder_dir: options.recorder_dir.clone().into(),
+            recorder_dir: recorder_dir(options),
             collector_dir: options.collector_dir.clone().into(),
             collector_roll: options.collector_roll.value,
             collector_use_json: options.collector_use_json,

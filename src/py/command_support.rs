@@ -55,6 +55,26 @@ pub fn add_working_directory(py: Python<'_>, options: &Options) -> Result<(), St
     Ok(())
 }
 
+/// Where the recorder writes: `--recorder-dir`; with its default, the directory that is also
+/// reachable as mite's `recorder_data/` (`mite_core::recorder_alias`).
+pub fn recorder_dir(options: &Options) -> std::path::PathBuf {
+    use mite_core::recorder_alias::{default_dir, DEFAULT_DIR};
+    if options.recorder_dir != DEFAULT_DIR {
+        return options.recorder_dir.clone().into();
+    }
+    match default_dir(std::path::Path::new(".")) {
+        Ok((dir, None)) => dir,
+        Ok((dir, Some(other))) => {
+            log::warn!(target: "mite.recorder", "recording into {}; {} is a separate directory", dir.display(), other.display());
+            dir
+        }
+        Err(e) => {
+            log::warn!(target: "mite.recorder", "cannot give {DEFAULT_DIR} a second name: {e}");
+            DEFAULT_DIR.into()
+        }
+    }
+}
+
 /// Imports `module:attribute`, describing failures in one line.
 pub fn import_spec<'py>(
     py: Python<'py>,

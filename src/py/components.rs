@@ -58,7 +58,8 @@ pub fn run(py: Python<'_>, command: &Command, options: &Options) -> Result<i32, 
             })
         }
         Command::Recorder => {
-            let mut recorder = Recorder::new(&options.recorder_dir).map_err(|e| e.to_string())?;
+            let mut recorder = Recorder::new(super::command_support::recorder_dir(options))
+                .map_err(|e| e.to_string())?;
             let address = &options.recorder_socket;
             py.detach(|| wire::run_recorder(address, &mut recorder, &signals))
         }

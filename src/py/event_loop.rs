@@ -37,6 +37,13 @@ pub fn run_loop(
     asyncio
         .call_method1("set_event_loop", (&event_loop,))
         .map_err(|e| py_fatal(py, "setting the event loop", &e))?;
+    if options.debug {
+        // `--debugging` is also asyncio's debug mode, as in mite (slow callbacks, never-awaited
+        // coroutines reported).
+        event_loop
+            .call_method1("set_debug", (true,))
+            .map_err(|e| py_fatal(py, "setting the event loop's debug mode", &e))?;
+    }
     let runner = Runner::create(
         py,
         event_loop.clone().unbind(),
