@@ -329,7 +329,7 @@ class MiteRsWith(MiteRs):
         return Launch([*launch.argv, *self.extra_args], launch.env, launch.cwd)
 
 
-class MiteRsDistributed(MiteRs):
+class MiteRsDistributed(MiteRsWith):
     """The same mite-rs install as another tool's, as distributed mode's smallest cluster
     (`mite controller`, one `mite runner`, `mite duplicator`, `mite collector`; harness/cluster.py),
     all on the load generator's CPU: what the runner keeps of its in-process rate."""
@@ -341,17 +341,8 @@ class MiteRsDistributed(MiteRs):
     }
 
     def __init__(self, base, name):
-        super().__init__(base.given, base.source, name=name)
+        super().__init__(base, name, [])
         self.label = f"{name} (mite-rs controller + runner + duplicator + collector)"
-        self.base = base
-
-    @property
-    def python(self):
-        return self.base.python
-
-    def setup(self, scratch):
-        self.base.setup(scratch)
-        self.fingerprint = self.base.fingerprint
 
     def launch(self, target):
         launch = super().launch(target)
