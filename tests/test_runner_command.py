@@ -177,6 +177,55 @@ def test_journeys_without_datapool_items_are_refilled_as_they_finish(project):
     assert elapsed < 20, elapsed
 
 
+class StandingController(ScriptedController):
+    """A mite-rs controller's side of standing work: the first work reply grants `journeys`
+    of scenario 1 for `valid_for` seconds and no items; every later reply says stop."""
+
+    def __init__(self, journeys, valid_for):
+        self.grant = [valid_for, [[1, journeys, "scripted:brief"]]]
+        super().__init__([])
+
+    def _serve(self):
+        while not self.stopped.is_set():
+            try:
+                kind, content = unpack(self.socket.recv())
+            except zmq.Again:
+                continue
+            self.requests.append((time.monotonic(), kind, content))
+            if kind == 1:
+                self.socket.send(pack((7, "scripted:test", [])))
+            elif kind == 2 and len(self.requests) == 2:
+                self.socket.send(pack(([], [], False, self.grant)))
+            elif kind == 2:
+                self.socket.send(pack(([], [], True)))
+            else:
+                self.socket.send(pack(None))
+
+
+def test_a_runner_offers_standing_work_and_keeps_its_journeys_running(project):
+    controller = StandingController(journeys=3, valid_for=1.0)
+    messages = f"tcp://127.0.0.1:{free_port()}"
+    pull, context, received, drain = collect(messages)
+    try:
+        result = run_runner(project, controller.address, messages, max_loop_delay=30)
+        drain()
+    finally:
+        controller.close()
+        pull.close()
+        context.term()
+    assert result.returncode == 0, result.stderr
+    hello, first, second = controller.requests[:3]
+    assert (hello[1], hello[2]) == (1, {"standing_work": True})
+    # The three journeys were replaced as they ended (10 ms each) without asking: the next
+    # request came when the grant ran out, holding the three.
+    assert second[1] == 2 and second[0] - first[0] >= 0.9, controller.requests[:3]
+    assert second[2][1] == {1: 3}
+    assert sum(m["type"] == "brief" for m in received) >= 30
+    assert {m["scenario_data_id"] for m in received if m["type"] == "brief"} == {None}
+    # After stop, nothing new starts: the rest of the exchange is draining and bye.
+    assert controller.requests[-1][1] == 3
+
+
 def test_a_runner_whose_controller_goes_silent_stops_with_one_line(project):
     items = [(1, i, "scripted:noted", (i,)) for i in range(1, 1000)]
     controller = ScriptedController(items, silent_after=3)

@@ -50,6 +50,15 @@ def endless():
     return [("fleet:forever", None, Constant(tps=6, duration=60))]
 
 
+async def slot(ctx):
+    async with ctx.transaction("Slot"):
+        await asyncio.sleep(0.02)
+
+
+def held():
+    return [("fleet:slot", None, Constant(tps=4, duration=3))]
+
+
 def short():
     return [("fleet:brief", None, Constant(tps=4, duration=5))]
 
@@ -83,6 +92,27 @@ def collected(project):
         if path.name != "current_start_time" and not path.name.endswith("_start_time"):
             records += read_msgpack(path)
     return records
+
+
+def most_at_once(txns):
+    """The largest number of transactions open at one instant (an end before a start)."""
+    edges = sorted([(m["end_time"], -1) for m in txns] + [(m["start_time"], 1) for m in txns])
+    running = peak = 0
+    for _, step in edges:
+        running += step
+        peak = max(peak, running)
+    return peak
+
+
+def test_runners_keep_the_clusters_volume_of_journeys_without_a_datapool(fleet):
+    # mite-rs runners hold these journeys as standing work and replace them themselves: the
+    # cluster still runs exactly the volume model's 4 at once, never more.
+    result = fleet.run("scenario", "test", "fleet:held", "--runners=2", timeout=60)
+    assert result.returncode == 0, result.stderr
+    slots = [m for m in collected(fleet) if m.get("transaction") == "__root__ :: Slot"]
+    assert {m["runner_id"] for m in slots} == {1, 2}
+    assert len(slots) >= 100
+    assert most_at_once(slots) == 4
 
 
 def test_runners_share_the_work_and_the_run_has_one_set_of_everything(fleet):

@@ -6,7 +6,11 @@
 //! and actual work. In-process mode calls these methods directly; a transport carries the
 //! same calls between processes.
 
-use std::collections::BTreeMap;
+mod standing;
+
+pub use standing::StandingGrant;
+
+use std::collections::{BTreeMap, BTreeSet};
 
 use thiserror::Error;
 
@@ -49,8 +53,24 @@ pub struct ControllerReport {
 
 struct RunnerEntry {
     last_seen: f64,
-    /// Journeys given to this runner and not reported finished, per scenario.
+    /// Journeys given to this runner and not reported finished, per scenario (for standing
+    /// work, the journeys it holds).
     work: BTreeMap<ScenarioId, u64>,
+    /// The runner offered standing work (`standing`).
+    standing: bool,
+    /// The standing journeys it may keep running, per scenario, as last granted.
+    quota: BTreeMap<ScenarioId, u64>,
+}
+
+impl RunnerEntry {
+    fn new(last_seen: f64, standing: bool) -> Self {
+        RunnerEntry {
+            last_seen,
+            work: BTreeMap::new(),
+            standing,
+            quota: BTreeMap::new(),
+        }
+    }
 }
 
 impl RunnerEntry {
@@ -77,6 +97,8 @@ pub struct Controller<M> {
     /// Seconds of silence after which a runner is dropped; `None` for in-process runners,
     /// which cannot go silent without the controller stopping too.
     timeout: Option<f64>,
+    /// Scenarios whose journeys may be standing work (they have no datapool).
+    standing: BTreeSet<ScenarioId>,
 }
 
 impl<M: VolumeModel> Controller<M> {
@@ -86,6 +108,7 @@ impl<M: VolumeModel> Controller<M> {
             runners: BTreeMap::new(),
             next_runner_id: 1,
             timeout,
+            standing: BTreeSet::new(),
         }
     }
 
@@ -95,15 +118,14 @@ impl<M: VolumeModel> Controller<M> {
 
     /// A runner joins; `now` is seconds since the controller started.
     pub fn hello(&mut self, now: f64) -> RunnerId {
+        self.hello_offering(now, false)
+    }
+
+    /// A runner joins, offering standing work or not.
+    pub fn hello_offering(&mut self, now: f64, standing: bool) -> RunnerId {
         let id = self.next_runner_id;
         self.next_runner_id += 1;
-        self.runners.insert(
-            id,
-            RunnerEntry {
-                last_seen: now,
-                work: BTreeMap::new(),
-            },
-        );
+        self.runners.insert(id, RunnerEntry::new(now, standing));
         id
     }
 
@@ -134,10 +156,15 @@ impl<M: VolumeModel> Controller<M> {
         if let Some(max) = max_work {
             cap = cap.min(max.saturating_sub(runner_total));
         }
-        let starts = self.scheduler.plan_at_most(now, cap);
+        let mut starts = self.scheduler.plan_at_most(now, cap);
         let entry = self.runners.get_mut(&runner).expect("checked above");
         for &id in &starts {
             *entry.work.entry(id).or_insert(0) += 1;
+        }
+        if entry.standing {
+            // Held, not started one by one: they become the runner's quota.
+            starts.retain(|id| !self.standing.contains(id));
+            self.update_quota(runner);
         }
         Ok(WorkGrant {
             starts,
@@ -166,10 +193,10 @@ impl<M: VolumeModel> Controller<M> {
     /// A runner asks without having said hello to this controller (it outlived a restart,
     /// or was dropped as silent and came back): it is taken on under its own id.
     pub fn readmit(&mut self, runner: RunnerId, now: f64) {
-        self.runners.entry(runner).or_insert(RunnerEntry {
-            last_seen: now,
-            work: BTreeMap::new(),
-        });
+        // Its offer of standing work was made to another controller: it gets items.
+        self.runners
+            .entry(runner)
+            .or_insert_with(|| RunnerEntry::new(now, false));
         self.next_runner_id = self.next_runner_id.max(runner + 1);
     }
 
@@ -260,11 +287,15 @@ impl<M: VolumeModel> Controller<M> {
     /// This runner's share of the required total: an even split, the remainder going one
     /// each to the runners with the lowest ids, so the shares add up to the total exactly.
     fn share_of(&self, runner: RunnerId) -> u64 {
+        self.part_of(self.scheduler.required_total(), runner)
+    }
+
+    /// `runner`'s part of `total` split across the runners as [`Self::share_of`] splits.
+    fn part_of(&self, total: u64, runner: RunnerId) -> u64 {
         let count = self.runners.len() as u64;
         if count == 0 {
             return 0;
         }
-        let total = self.scheduler.required_total();
         let rank = self.runners.keys().take_while(|&&id| id < runner).count() as u64;
         total / count + u64::from(rank < total % count)
     }
@@ -298,11 +329,11 @@ impl<M: VolumeModel> Controller<M> {
 }
 
 #[cfg(test)]
-mod tests {
+pub(super) mod tests {
     use super::*;
     use crate::engine::scheduler::Volume;
 
-    struct Level(i64);
+    pub(super) struct Level(pub(super) i64);
 
     impl VolumeModel for Level {
         type Error = ();
@@ -311,7 +342,7 @@ mod tests {
         }
     }
 
-    fn controller(timeout: Option<f64>) -> Controller<Level> {
+    pub(super) fn controller(timeout: Option<f64>) -> Controller<Level> {
         Controller::new(
             SchedulerConfig {
                 start_delay: 0.0,

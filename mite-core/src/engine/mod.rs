@@ -15,7 +15,8 @@ mod spawn_limit;
 
 pub use config::VersionedConfig;
 pub use controller::{
-    Controller, ControllerError, ControllerReport, RunnerId, WorkGrant, RUNNER_TIMEOUT,
+    Controller, ControllerError, ControllerReport, RunnerId, StandingGrant, WorkGrant,
+    RUNNER_TIMEOUT,
 };
 pub use datapool::{CheckinError, Checkout, DataSource, RecycleQueue, Taken};
 pub use dispatcher::{Dispatch, DispatchError, Dispatcher, Work};

@@ -277,6 +277,14 @@ impl<M: VolumeModel> Scheduler<M> {
             .sum()
     }
 
+    /// `(required, running)` of scenario `id`, if it is active.
+    pub fn load(&self, id: ScenarioId) -> Option<(u64, u64)> {
+        self.scenarios
+            .iter()
+            .find(|s| s.id == id && s.active)
+            .map(|s| (s.required, s.running))
+    }
+
     /// `(scenario id, required, running)` for every active scenario, for controller reports.
     pub fn report(&self) -> Vec<(ScenarioId, u64, u64)> {
         self.scenarios

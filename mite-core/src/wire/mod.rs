@@ -16,6 +16,7 @@ mod frame;
 pub mod protocol;
 mod signals;
 mod socket;
+pub mod standing;
 
 #[cfg(test)]
 mod tests;

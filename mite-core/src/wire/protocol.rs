@@ -3,6 +3,7 @@
 //! own shape. Scenario ids are integers; datapool item ids, config values and journey
 //! arguments are any msgpack value and pass through unchanged.
 
+use super::standing::{self, StandingWork};
 use crate::messages::{decode_value, encode_value, DecodeError, Value};
 
 const HELLO: i64 = 1;
@@ -34,9 +35,14 @@ pub type ConfigPairs = Vec<(Value, Value)>;
 /// What a runner asks.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Request {
-    Hello,
+    /// `standing_work`: the runner offers [standing work](super::standing) (mite's do not).
+    Hello {
+        standing_work: bool,
+    },
     RequestWork(WorkRequest),
-    Bye { runner_id: u64 },
+    Bye {
+        runner_id: u64,
+    },
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -74,6 +80,8 @@ pub struct WorkReply {
     pub work: Vec<WorkItem>,
     pub config: ConfigPairs,
     pub stop: bool,
+    /// Only for a runner that offered standing work (a fourth element on the wire).
+    pub standing: Option<StandingWork>,
 }
 
 fn encoded(value: &Value) -> Vec<u8> {
@@ -138,7 +146,14 @@ fn pairs_value(pairs: &ConfigPairs) -> Value {
 impl Request {
     pub fn encode(&self) -> Vec<u8> {
         let (kind, content) = match self {
-            Request::Hello => (HELLO, Value::Nil),
+            Request::Hello { standing_work } => (
+                HELLO,
+                if *standing_work {
+                    standing::offer()
+                } else {
+                    Value::Nil
+                },
+            ),
             Request::RequestWork(w) => (
                 REQUEST_WORK,
                 Value::Array(vec![
@@ -174,7 +189,9 @@ impl Request {
             ));
         };
         match kind.as_i64() {
-            Some(HELLO) => Ok(Request::Hello),
+            Some(HELLO) => Ok(Request::Hello {
+                standing_work: standing::offered(content),
+            }),
             Some(BYE) => Ok(Request::Bye {
                 runner_id: uint(content, WHAT, "the runner id")?,
             }),
@@ -261,19 +278,23 @@ impl WorkReply {
                 ])
             })
             .collect();
-        encoded(&Value::Array(vec![
+        let mut parts = vec![
             Value::Array(work),
             pairs_value(&self.config),
             Value::Bool(self.stop),
-        ]))
+        ];
+        parts.extend(self.standing.as_ref().map(StandingWork::to_value));
+        encoded(&Value::Array(parts))
     }
 
     pub fn decode(frame: &[u8]) -> Result<WorkReply, ProtocolError> {
         const WHAT: &str = "work reply";
         let value = decoded(frame)?;
         let parts = items(&value, WHAT, "the reply")?;
-        let [work, config, stop] = parts else {
-            return Err(malformed(WHAT, format!("{} elements, not 3", parts.len())));
+        let (work, config, stop, standing) = match parts {
+            [work, config, stop] => (work, config, stop, None),
+            [work, config, stop, standing] => (work, config, stop, Some(standing)),
+            _ => return Err(malformed(WHAT, format!("{} elements, not 3", parts.len()))),
         };
         let work = items(work, WHAT, "the work")?
             .iter()
@@ -303,6 +324,7 @@ impl WorkReply {
             work,
             config: pairs(config, WHAT, "the config changes")?,
             stop: *stop,
+            standing: standing.map(StandingWork::from_value).transpose()?,
         })
     }
 }
@@ -326,11 +348,15 @@ mod tests {
 
     #[test]
     fn hello_is_the_bytes_mite_sends_and_its_reply_decodes() {
-        assert_eq!(hex(&Request::Hello.encode()), "92 01 c0");
-        assert_eq!(
-            Request::decode(&[0x92, 0x01, 0xc0]).unwrap(),
-            Request::Hello
-        );
+        let hello = Request::Hello {
+            standing_work: false,
+        };
+        assert_eq!(hex(&hello.encode()), "92 01 c0");
+        assert_eq!(Request::decode(&[0x92, 0x01, 0xc0]).unwrap(), hello);
+        let offer = Request::Hello {
+            standing_work: true,
+        };
+        assert_eq!(Request::decode(&offer.encode()).unwrap(), offer);
         // mite's reply (1, "T", [("k", "v")]), byte for byte.
         let reply = [0x93, 0x01, 0xa1, 0x54, 0x91, 0x92, 0xa1, 0x6b, 0xa1, 0x76];
         let decoded = HelloReply::decode(&reply).unwrap();
@@ -361,8 +387,19 @@ mod tests {
             }],
             config: vec![],
             stop: true,
+            standing: None,
         };
         assert_eq!(WorkReply::decode(&reply.encode()).unwrap(), reply);
+        // The fourth element only when standing work is granted.
+        let standing = WorkReply {
+            standing: Some(StandingWork {
+                valid_for: 0.5,
+                scenarios: vec![],
+            }),
+            ..reply.clone()
+        };
+        assert_eq!((reply.encode()[0], standing.encode()[0]), (0x93, 0x94));
+        assert_eq!(WorkReply::decode(&standing.encode()).unwrap(), standing);
         assert_eq!(hex(&bye_reply()), "c0");
         let bye = Request::Bye { runner_id: 7 };
         assert_eq!(Request::decode(&bye.encode()).unwrap(), bye);

@@ -74,6 +74,10 @@ impl LocalController {
         let mut pools = Pools::new();
         for spec in specs {
             let id = dispatcher.add_scenario(PyVolumeModel::new(spec.volume_model.clone_ref(py)));
+            if spec.datapool.is_none() {
+                // Runners of other processes that offer it keep its journeys running.
+                dispatcher.controller_mut().allow_standing(id);
+            }
             log::info!(
                 target: "mite.scenario",
                 "Added scenario id={id} journey_spec={} datapool={} volumemodel={}",

@@ -7,6 +7,11 @@
 //! scenario and the datapool item ids of those that finished. After the controller says stop
 //! it drains (asking with `max_work=0` while journeys run), asks once more, and says bye.
 //! A controller that does not answer within [`REPLY_TIMEOUT`] ends the run with one line.
+//!
+//! The runner offers standing work (`mite_core::wire::standing`) in its hello. A mite-rs
+//! controller then grants, for each scenario without a datapool, a number of journeys to
+//! keep running: they are refilled here the moment one ends, and the runner asks again when
+//! the grant's time is up. mite's controllers ignore the offer and hand out items.
 
 use std::collections::{BTreeMap, VecDeque};
 use std::sync::Arc;
@@ -21,6 +26,7 @@ use crate::py::convert::to_py;
 use mite_core::engine::{RunnerId, ScenarioId};
 use mite_core::messages::Value;
 use mite_core::wire::protocol::{ConfigPairs, HelloReply, Request, WorkReply, WorkRequest};
+use mite_core::wire::standing::StandingWork;
 use mite_core::wire::{check_endpoint, POLL_INTERVAL};
 
 /// The shortest time between two work requests: finished journeys are batched.
@@ -45,6 +51,10 @@ pub struct RemoteController {
     finished_since_request: u64,
     config_changes: ConfigPairs,
     journey_specs: FxHashMap<ScenarioId, Arc<str>>,
+    /// Standing work: journeys per scenario to keep running (empty with mite's controllers).
+    standing: BTreeMap<ScenarioId, u64>,
+    /// Runner clock until which the standing work holds.
+    standing_until: f64,
     stop: bool,
     said_bye: bool,
     /// False once an exchange failed (the REQ socket then cannot be used again).
@@ -80,13 +90,17 @@ impl RemoteController {
             finished_since_request: 0,
             config_changes: Vec::new(),
             journey_specs: FxHashMap::default(),
+            standing: BTreeMap::new(),
+            standing_until: f64::NEG_INFINITY,
             stop: false,
             said_bye: false,
             healthy: true,
             // The first request is due at once.
             last_request: f64::NEG_INFINITY,
         };
-        let reply = controller.exchange(&Request::Hello)?;
+        let reply = controller.exchange(&Request::Hello {
+            standing_work: true,
+        })?;
         let hello = HelloReply::decode(&reply).map_err(|e| controller.bad_reply(e))?;
         controller.runner_id = hello.runner_id;
         // The whole config comes with the hello; ctx.config gets it through update_config.
@@ -132,13 +146,19 @@ impl RemoteController {
     }
 
     fn work_request(&mut self, max_work: Option<u64>) -> Request {
+        // Standing work counts as held up to its quota, even while a journey is being
+        // replaced, so the controller never hands that slot to another runner.
+        let mut held = self.running.clone();
+        for (id, quota) in &self.standing {
+            let n = held.entry(*id).or_insert(0);
+            *n = (*n).max(*quota);
+        }
         Request::RequestWork(WorkRequest {
             runner_id: self.runner_id,
-            current_work: self
-                .running
-                .iter()
-                .filter(|(_, n)| **n > 0)
-                .map(|(id, n)| (u64::from(*id), *n))
+            current_work: held
+                .into_iter()
+                .filter(|(_, n)| *n > 0)
+                .map(|(id, n)| (u64::from(id), n))
                 .collect(),
             completed: std::mem::take(&mut self.completed),
             max_work,
@@ -154,13 +174,9 @@ impl RemoteController {
         self.config_changes.extend(reply.config);
         let stopping = self.stop;
         self.stop |= reply.stop;
+        self.take_standing(now, reply.standing)?;
         for item in reply.work {
-            let scenario = ScenarioId::try_from(item.scenario_id)
-                .ok()
-                .filter(|id| *id > 0)
-                .ok_or_else(|| {
-                    self.bad_reply(format!("scenario id {} is out of range", item.scenario_id))
-                })?;
+            let scenario = self.scenario_id(item.scenario_id)?;
             if stopping {
                 // Work granted after stop (mite's controller may) is never started: its item
                 // goes straight back.
@@ -186,7 +202,33 @@ impl RemoteController {
         Ok(())
     }
 
-    /// Work to start now: what is queued, or (when due) what a request brings.
+    fn scenario_id(&self, id: u64) -> Result<ScenarioId, Failure> {
+        ScenarioId::try_from(id)
+            .ok()
+            .filter(|id| *id > 0)
+            .ok_or_else(|| self.bad_reply(format!("scenario id {id} is out of range")))
+    }
+
+    /// The standing work of a reply replaces the last; none (mite's controllers, a stop)
+    /// means none.
+    fn take_standing(&mut self, now: f64, grant: Option<StandingWork>) -> Result<(), Failure> {
+        self.standing.clear();
+        let Some(grant) = grant.filter(|_| !self.stop) else {
+            return Ok(());
+        };
+        self.standing_until = now + grant.valid_for;
+        for s in grant.scenarios {
+            let scenario = self.scenario_id(s.scenario_id)?;
+            self.journey_specs
+                .entry(scenario)
+                .or_insert_with(|| Arc::from(s.journey_spec.as_str()));
+            self.standing.insert(scenario, s.journeys);
+        }
+        Ok(())
+    }
+
+    /// Work to start now: what is queued, or (when due) what a request brings, and
+    /// standing journeys in place of those that ended.
     pub fn request_work(
         &mut self,
         py: Python<'_>,
@@ -197,12 +239,39 @@ impl RemoteController {
             self.ask(py, now, self.max_work)?;
         }
         let n = (at_most as usize).min(self.queued.len());
-        Ok(self.queued.drain(..n).collect())
+        let mut work: Vec<WorkItem> = self.queued.drain(..n).collect();
+        if now < self.standing_until && !self.stop {
+            for (&scenario, &quota) in &self.standing {
+                let running = self.running.entry(scenario).or_insert(0);
+                while *running < quota && (work.len() as u64) < at_most {
+                    *running += 1;
+                    work.push(WorkItem {
+                        scenario,
+                        item: None,
+                    });
+                }
+            }
+        }
+        Ok(work)
     }
 
     fn request_due(&self, now: f64) -> bool {
         let since = now - self.last_request;
-        since >= self.max_wait || (self.finished_since_request > 0 && since >= MIN_REQUEST_INTERVAL)
+        let early = self.finished_since_request > 0 || self.standing_expired(now);
+        since >= self.max_wait || (early && since >= MIN_REQUEST_INTERVAL)
+    }
+
+    fn standing_expired(&self, now: f64) -> bool {
+        !self.standing.is_empty() && now >= self.standing_until
+    }
+
+    /// Standing journeys that could start now.
+    fn standing_open(&self, now: f64) -> bool {
+        now < self.standing_until
+            && self
+                .standing
+                .iter()
+                .any(|(id, quota)| self.running.get(id).copied().unwrap_or(0) < *quota)
     }
 
     /// Between requests: while stopping, reports finished journeys; once none runs, asks a
@@ -246,7 +315,13 @@ impl RemoteController {
 
     /// A journey finished (or could not start): its item id goes back with the next request.
     pub fn finished(&mut self, scenario: ScenarioId, item: Option<ItemId>) {
-        self.finished_since_request += 1;
+        let running = self.running.get(&scenario).copied().unwrap_or(0);
+        // A standing journey within its quota is replaced here; only one above it (its
+        // quota was cut) frees a slot the controller should hear about soon.
+        match self.standing.get(&scenario) {
+            Some(quota) if running <= *quota && item.is_none() => {}
+            _ => self.finished_since_request += 1,
+        }
         if let Some(n) = self.running.get_mut(&scenario) {
             *n = n.saturating_sub(1);
         }
@@ -260,6 +335,7 @@ impl RemoteController {
     /// The runner stops (an interrupt, a fatal error): no more work; queued items go back.
     pub fn stop_all(&mut self) {
         self.stop = true;
+        self.standing.clear();
         while let Some(work) = self.queued.pop_front() {
             let item = work.item.map(|(id, _)| id);
             self.finished(work.scenario, item);
@@ -279,14 +355,21 @@ impl RemoteController {
         if self.said_bye {
             return f64::INFINITY;
         }
-        if !self.queued.is_empty() || self.stop && self.running.values().sum::<u64>() == 0 {
+        let idle = self.stop && self.running.values().sum::<u64>() == 0;
+        if !self.queued.is_empty() || idle || self.standing_open(now) {
             return now;
         }
-        let next = if self.finished_since_request == 0 {
+        let mut next = if self.finished_since_request == 0 {
             self.last_request + self.max_wait
         } else {
             self.last_request + MIN_REQUEST_INTERVAL
         };
+        if !self.standing.is_empty() {
+            next = next.min(
+                self.standing_until
+                    .max(self.last_request + MIN_REQUEST_INTERVAL),
+            );
+        }
         next.max(now)
     }
 

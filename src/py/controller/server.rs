@@ -18,6 +18,7 @@ use crate::py::convert::to_value;
 use mite_core::engine::{RunnerId, ScenarioId};
 use mite_core::messages::{encode_value, Value};
 use mite_core::wire::protocol::{self, HelloReply, Request, WorkReply, WorkRequest};
+use mite_core::wire::standing::{StandingScenario, StandingWork};
 
 /// A datapool item id as a map key: its msgpack encoding.
 type ItemKey = (RunnerId, ScenarioId, Vec<u8>);
@@ -74,7 +75,7 @@ impl RunnerRequests {
     /// (a REP socket must answer) and the first one logged.
     pub fn answer(&mut self, py: Python<'_>, frame: &[u8], now: f64) -> Result<Vec<u8>, Failure> {
         match Request::decode(frame) {
-            Ok(Request::Hello) => self.hello(py, now),
+            Ok(Request::Hello { standing_work }) => self.hello(py, now, standing_work),
             Ok(Request::RequestWork(request)) => self.work(py, request, now),
             Ok(Request::Bye { runner_id }) => {
                 self.forget(py, runner_id);
@@ -101,8 +102,12 @@ impl RunnerRequests {
         }
     }
 
-    fn hello(&mut self, py: Python<'_>, now: f64) -> Result<Vec<u8>, Failure> {
-        let runner_id = self.controller.dispatcher_mut().hello(now);
+    fn hello(&mut self, py: Python<'_>, now: f64, standing: bool) -> Result<Vec<u8>, Failure> {
+        let runner_id = self
+            .controller
+            .dispatcher_mut()
+            .controller_mut()
+            .hello_offering(now, standing);
         let config = self.config_for(py, runner_id)?;
         log::debug!(target: "mite.controller", "runner {runner_id} said hello");
         Ok(HelloReply {
@@ -165,8 +170,30 @@ impl RunnerRequests {
             work: items,
             config: self.config_for(py, runner)?,
             stop: !self.controller.is_active(),
+            standing: self.standing_work(runner, now),
         }
         .encode())
+    }
+
+    /// What a runner that offered standing work may keep running.
+    fn standing_work(&mut self, runner: RunnerId, now: f64) -> Option<StandingWork> {
+        let grant = self
+            .controller
+            .dispatcher_mut()
+            .controller()
+            .standing_grant(runner, now)?;
+        Some(StandingWork {
+            valid_for: grant.valid_for,
+            scenarios: grant
+                .quotas
+                .into_iter()
+                .map(|(id, journeys)| StandingScenario {
+                    scenario_id: u64::from(id),
+                    journeys,
+                    journey_spec: self.controller.journey_spec(id).to_string(),
+                })
+                .collect(),
+        })
     }
 
     /// A work item on the wire; its item remembered until the runner reports it back.

@@ -181,6 +181,7 @@ impl RequestLoop {
                     work: Vec::new(),
                     config: Vec::new(),
                     stop: true,
+                    standing: None,
                 }
                 .encode(),
                 Some(failure),
