@@ -1,9 +1,10 @@
 """Runs one scenario as distributed mode's smallest cluster, for `bench/run`'s
-`mite-rs-distributed` tool: a controller, one runner, a duplicator and a collector, each its
-own process on 127.0.0.1 (the harness pins this script, and so all of them, to the load
-generator's CPU, the CPU the in-process run has to itself).
+`mite-rs-distributed` tools: a controller, one runner, a duplicator and a collector, each its
+own process on 127.0.0.1. The harness pins this script, and so all of them, to the load
+generator's CPU, the CPU the in-process run has to itself; with `--others-cpu=N` only the
+runner stays there and the controller, duplicator and collector move to CPU N.
 
-    python cluster.py MITE... -- SCENARIO_SPEC [controller options]
+    python cluster.py [--others-cpu=N] MITE... -- SCENARIO_SPEC [controller options]
 
 MITE is the command that starts mite (e.g. `/venv/bin/mite`). Ends when the controller does
 (its scenario's duration), after the runner has said bye and the collector has written what
@@ -24,12 +25,19 @@ def free_port():
 
 
 def main(argv):
+    others_cpu = None
+    if argv and argv[0].startswith("--others-cpu="):
+        others_cpu = int(argv.pop(0).split("=", 1)[1])
     split = argv.index("--")
     mite, controller_args = argv[:split], argv[split + 1 :]
     address = {
         name: f"tcp://127.0.0.1:{free_port()}" for name in ("controller", "message", "collector")
     }
-    start = lambda *args: subprocess.Popen([*mite, *args])  # noqa: E731
+    def start(*args, pin=True):
+        # taskset execs the command: the pid, and so the signals, stay the component's.
+        moved = ["taskset", "-c", str(others_cpu)] if pin and others_cpu is not None else []
+        return subprocess.Popen([*moved, *mite, *args])
+
     # Consumers first, so the runner's first messages have somewhere to go.
     duplicator = start("duplicator", f"--message-socket={address['message']}", address["collector"])
     collector = start("collector", f"--collector-socket={address['collector']}")
@@ -44,6 +52,7 @@ def main(argv):
         "runner",
         f"--controller-socket={address['controller']}",
         f"--message-socket={address['message']}",
+        pin=False,
     )
     try:
         code = controller.wait()

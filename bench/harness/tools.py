@@ -340,15 +340,24 @@ class MiteRsDistributed(MiteRsWith):
         "four processes sharing CPU 1.",
     }
 
-    def __init__(self, base, name):
+    def __init__(self, base, name, others_cpu=None):
         super().__init__(base, name, [])
-        self.label = f"{name} (mite-rs controller + runner + duplicator + collector)"
+        self.others_cpu = others_cpu
+        if others_cpu is None:
+            self.label = f"{name} (mite-rs controller + runner + duplicator + collector)"
+        else:
+            self.label = f"{name} (the runner alone on CPU 1; the others on CPU {others_cpu})"
+            self.notes = {
+                "a": f"{name}: the runner on CPU 1; controller, duplicator and collector on "
+                f"CPU {others_cpu} beside nginx.",
+            }
 
     def launch(self, target):
         launch = super().launch(target)
         mite = [str(a) for a in self.mite]
         scenario_args = [str(a) for a in launch.argv[len(mite) + 2 :]]  # after `scenario test`
-        argv = [self.python, BENCH / "harness" / "cluster.py", *mite, "--", *scenario_args]
+        split = [] if self.others_cpu is None else [f"--others-cpu={self.others_cpu}"]
+        argv = [self.python, BENCH / "harness" / "cluster.py", *split, *mite, "--", *scenario_args]
         return Launch(argv, launch.env, launch.cwd)
 
 
@@ -518,6 +527,8 @@ ALL_TOOLS = ("wrk", "mite-rs", "mite", "k6", "locust", "goose")
 WITH_PROMETHEUS = "mite-rs-prometheus"
 # Measured only when named in --tools: mite-rs as controller, runner, duplicator, collector.
 DISTRIBUTED = "mite-rs-distributed"
+# The same, with only the runner on the load generator's CPU (the others beside the target).
+DISTRIBUTED_SPLIT = "mite-rs-distributed-split"
 # The mite-rs of `--baseline DIR`, measured beside this checkout's.
 BASELINE = "mite-rs-baseline"
 
@@ -535,6 +546,7 @@ def make_tools(mite_rs_python=None, mite_rs_source=REPO, baseline=None):
         tools["mite-rs"], WITH_PROMETHEUS, ["--prometheus-address=127.0.0.1:0"]
     )
     tools[DISTRIBUTED] = MiteRsDistributed(tools["mite-rs"], DISTRIBUTED)
+    tools[DISTRIBUTED_SPLIT] = MiteRsDistributed(tools["mite-rs"], DISTRIBUTED_SPLIT, others_cpu=0)
     if baseline:
         tools[BASELINE] = MiteRs(None, baseline, name=BASELINE)
     return tools

@@ -4,6 +4,7 @@
 use std::any::Any;
 use std::time::Instant;
 
+use super::io_threads::with_batch_io_threads;
 use super::socket::{Attach, Outbox, SocketError};
 use crate::bus::Processor;
 
@@ -18,7 +19,9 @@ pub struct Forwarder {
 impl Forwarder {
     pub fn connect(address: &str) -> Result<Self, SocketError> {
         let context = zmq::Context::new();
-        let outbox = Outbox::open(&context, address, Attach::Connect)?;
+        // The runner's loop, its bus thread and this socket's I/O thread share a CPU when
+        // runners are pinned one per core: the I/O thread runs when the bus thread pauses.
+        let outbox = with_batch_io_threads(|| Outbox::open(&context, address, Attach::Connect))?;
         Ok(Forwarder {
             outbox,
             _context: context,

@@ -13,6 +13,7 @@ mod components;
 mod endpoint;
 mod forwarder;
 mod frame;
+mod io_threads;
 pub mod protocol;
 mod signals;
 mod socket;
