@@ -33,6 +33,7 @@ def main(argv):
     address = {
         name: f"tcp://127.0.0.1:{free_port()}" for name in ("controller", "message", "collector")
     }
+
     def start(*args, pin=True):
         # taskset execs the command: the pid, and so the signals, stay the component's.
         moved = ["taskset", "-c", str(others_cpu)] if pin and others_cpu is not None else []

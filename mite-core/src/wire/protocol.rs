@@ -324,7 +324,10 @@ impl WorkReply {
             work,
             config: pairs(config, WHAT, "the config changes")?,
             stop: *stop,
-            standing: standing.map(StandingWork::from_value).transpose()?,
+            standing: standing
+                .map(StandingWork::from_value)
+                .transpose()
+                .map_err(|detail| malformed("standing work", detail))?,
         })
     }
 }
@@ -420,5 +423,8 @@ mod tests {
             assert!(!e.contains('\n'));
         }
         assert!(WorkReply::decode(&[0x93, 0x90, 0x90, 0x01]).is_err());
+        // [[], [], false, nil]: a fourth element that is not a grant.
+        let e = WorkReply::decode(&[0x94, 0x90, 0x90, 0xc2, 0xc0]).unwrap_err();
+        assert!(e.to_string().contains("standing work"), "{e}");
     }
 }
