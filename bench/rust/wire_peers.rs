@@ -2,8 +2,13 @@
 //! socket takes them, and a consumer counting what arrives. Neither holds a GIL, so the
 //! component between them (a duplicator) is what limits the rate.
 //!
-//!     cargo bench --bench wire_peers -- produce tcp://127.0.0.1:PORT COUNT
-//!     cargo bench --bench wire_peers -- consume tcp://127.0.0.1:PORT COUNT IDLE_SECONDS
+//!     cargo bench --bench wire_peers -- produce tcp://127.0.0.1:PORT COUNT [zmtp]
+//!     cargo bench --bench wire_peers -- consume tcp://127.0.0.1:PORT COUNT IDLE_SECONDS [zmtp]
+//!
+//! With `zmtp` a peer speaks ZMTP itself (mite_core::wire::zmtp) over a plain TCP stream,
+//! writing or reading megabytes at a time, instead of through a libzmq socket. Such peers cost
+//! a fraction of a libzmq socket's CPU per message, so they can feed and drain a duplicator
+//! faster than it forwards; libzmq peers on one CPU cannot keep up with mite-rs's.
 //!
 //! The producer connects (as a runner does) and sends COUNT copies of an `http_metrics`
 //! message encoded as mite-rs's runner encodes it, then waits until they have left. The
@@ -14,6 +19,7 @@
 use std::time::{Duration, Instant};
 
 use mite_core::messages::{keys, Envelope, Message, Value};
+use mite_core::wire::zmtp;
 
 fn message() -> Vec<u8> {
     let envelope = Envelope::new(vec![
@@ -97,6 +103,115 @@ fn consume(address: &str, count: u64, idle: Duration) {
     );
 }
 
+fn tcp_address(address: &str) -> &str {
+    address
+        .strip_prefix("tcp://")
+        .expect("a tcp:// address for a zmtp peer")
+}
+
+fn zmtp_runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime")
+}
+
+fn produce_zmtp(address: &str, count: u64) {
+    use tokio::io::AsyncWriteExt;
+    zmtp_runtime().block_on(async {
+        let mut stream = tokio::net::TcpStream::connect(tcp_address(address))
+            .await
+            .expect("connect");
+        stream.set_nodelay(true).expect("nodelay");
+        zmtp::handshake(&mut stream, zmtp::SocketType::Push)
+            .await
+            .expect("handshake");
+        const BATCH: u64 = 10_000;
+        let frame = message();
+        let mut batch = Vec::new();
+        for _ in 0..BATCH {
+            zmtp::encode_message(&frame, &mut batch);
+        }
+        let per_frame = batch.len() / BATCH as usize;
+        let mut left = count;
+        while left > 0 {
+            let n = left.min(BATCH);
+            stream
+                .write_all(&batch[..n as usize * per_frame])
+                .await
+                .expect("write");
+            left -= n;
+        }
+        stream.shutdown().await.expect("shutdown");
+    })
+}
+
+/// Counts what a zmtp consumer reads, and whether each message is the one sent.
+struct Tally {
+    expected: Vec<u8>,
+    received: u64,
+    bytes: u64,
+    damaged: u64,
+}
+
+impl zmtp::FrameSink for Tally {
+    fn messages(&mut self, _frames: &[u8], count: u64) {
+        self.received += count;
+    }
+    fn wants_bodies(&self) -> bool {
+        true
+    }
+    fn body(&mut self, body: &[u8]) {
+        self.bytes += body.len() as u64;
+        if body != self.expected {
+            self.damaged += 1;
+        }
+    }
+}
+
+fn consume_zmtp(address: &str, count: u64, idle: Duration) {
+    use tokio::io::AsyncReadExt;
+    zmtp_runtime().block_on(async {
+        let mut stream = tokio::net::TcpStream::connect(tcp_address(address))
+            .await
+            .expect("connect");
+        zmtp::handshake(&mut stream, zmtp::SocketType::Pull)
+            .await
+            .expect("handshake");
+        println!("{{\"ready\": true}}");
+        let mut tally = Tally {
+            expected: message(),
+            received: 0,
+            bytes: 0,
+            damaged: 0,
+        };
+        let mut reader = zmtp::FrameReader::default();
+        let mut first = None;
+        let mut last = Instant::now();
+        while tally.received < count {
+            let read = tokio::time::timeout(idle, stream.read(reader.space())).await;
+            let n = match read {
+                Ok(Ok(0)) => break,
+                Ok(Ok(n)) => n,
+                Ok(Err(e)) => panic!("read: {e}"),
+                Err(_) if first.is_some() => break,
+                Err(_) => continue,
+            };
+            let before = tally.received;
+            reader.filled(n, &mut tally).expect("frames");
+            if tally.received > before {
+                last = Instant::now();
+                first.get_or_insert(last);
+            }
+        }
+        let seconds = first.map_or(0.0, |f| (last - f).as_secs_f64());
+        println!(
+            "{{\"received\": {}, \"bytes\": {}, \"seconds\": {seconds}, \"damaged\": {}}}",
+            tally.received, tally.bytes, tally.damaged
+        );
+    })
+}
+
 fn main() {
     let args: Vec<String> = std::env::args()
         .skip(1)
@@ -104,13 +219,13 @@ fn main() {
         .collect();
     let arg = |i: usize| args.get(i).map(String::as_str).unwrap_or("");
     let count: u64 = arg(2).parse().expect("COUNT");
-    match arg(0) {
-        "produce" => produce(arg(1), count),
-        "consume" => consume(
-            arg(1),
-            count,
-            Duration::from_secs_f64(arg(3).parse().unwrap_or(3.0)),
-        ),
-        other => panic!("unknown role {other:?}: produce or consume"),
+    let idle = Duration::from_secs_f64(arg(3).parse().unwrap_or(3.0));
+    let zmtp = args.iter().any(|a| a == "zmtp");
+    match (arg(0), zmtp) {
+        ("produce", false) => produce(arg(1), count),
+        ("produce", true) => produce_zmtp(arg(1), count),
+        ("consume", false) => consume(arg(1), count, idle),
+        ("consume", true) => consume_zmtp(arg(1), count, idle),
+        (other, _) => panic!("unknown role {other:?}: produce or consume"),
     }
 }

@@ -20,11 +20,16 @@ impl Complaints {
 
     /// Notes one problem of `kind`; the first is logged with `detail`.
     pub fn note(&mut self, kind: &str, detail: impl FnOnce() -> String) {
+        self.note_many(kind, 1, detail);
+    }
+
+    /// Notes `count` problems of `kind` at once (a run of dropped messages).
+    pub fn note_many(&mut self, kind: &str, count: u64, detail: impl FnOnce() -> String) {
         match self.counts.get_mut(kind) {
-            Some(n) => *n += 1,
+            Some(n) => *n += count,
             None => {
                 log::error!(target: self.target, "{} (further ones are counted, not logged)", detail());
-                self.counts.insert(kind.to_owned(), 1);
+                self.counts.insert(kind.to_owned(), count);
             }
         }
     }

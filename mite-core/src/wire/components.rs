@@ -1,16 +1,16 @@
 //! The message-plane components' loops. Each returns the signal that stopped it, after
 //! flushing what it holds; setting up (binding, opening files) fails with one line.
 
-use std::io::Write;
 use std::time::Instant;
 
 use super::complaints::Complaints;
 use super::frame::message_from_frame;
 use super::signals::{StopSignals, StoppedBy};
-use super::socket::{Attach, Inbox, Outbox, Received, SendError, SocketError};
+use super::socket::{Attach, Inbox, Outbox, Received, SocketError};
+use super::zmtp::ListenError;
 use crate::bus::processors::CollectorFilter;
 use crate::collector::{Collector, CollectorError};
-use crate::messages::{decode_value, encode_value, py_str, Value};
+use crate::messages::{decode_value, encode_value, Value};
 use crate::prometheus::{MetricsServer, ServerError, SharedExporter, StatDump, StatTable};
 use crate::recorder::{Recorder, RecorderError};
 
@@ -27,15 +27,15 @@ pub enum ComponentError {
     Server(#[from] ServerError),
     #[error("cannot handle stop signals: {0}")]
     Signals(std::io::Error),
+    #[error(transparent)]
+    Listen(#[from] ListenError),
+    #[error("cannot start the event loop: {0}")]
+    Runtime(std::io::Error),
 }
 
 /// What a component does with each frame, and between frames.
 trait Handler {
     fn frame(&mut self, frame: &[u8]);
-    /// The frame, owned: a handler that sends it on (the duplicator) need not copy it.
-    fn owned_frame(&mut self, frame: zmq::Message) {
-        self.frame(&frame);
-    }
     /// After every quiet [`super::POLL_INTERVAL`] and every [`FRAMES_PER_CHECK`] frames.
     fn idle(&mut self) {}
 }
@@ -49,8 +49,8 @@ fn pump(
     let mut since_check = 0;
     loop {
         match inbox.recv()? {
-            Received::Frame(_) => {
-                handler.owned_frame(inbox.take_frame());
+            Received::Frame(frame) => {
+                handler.frame(frame);
                 since_check += 1;
                 if since_check < FRAMES_PER_CHECK {
                     continue;
@@ -63,28 +63,6 @@ fn pump(
         if let Some(by) = signals.stopped_by() {
             return Ok(by);
         }
-    }
-}
-
-/// How many messages a SIGUSR1 makes the duplicator print (mite's
-/// `MITE_DEBUG_MESSAGES_TO_DUMP`, else the number in the file named by
-/// `MITE_DEBUG_MESSAGES_TO_DUMP_FILE`, default `/tmp/mite_messages_to_dump`, else 100).
-pub struct DuplicatorDebug;
-
-impl DuplicatorDebug {
-    pub fn messages_to_dump() -> u64 {
-        if let Some(n) = std::env::var("MITE_DEBUG_MESSAGES_TO_DUMP")
-            .ok()
-            .and_then(|v| v.trim().parse().ok())
-        {
-            return n;
-        }
-        let file = std::env::var("MITE_DEBUG_MESSAGES_TO_DUMP_FILE")
-            .unwrap_or_else(|_| "/tmp/mite_messages_to_dump".into());
-        std::fs::read_to_string(file)
-            .ok()
-            .and_then(|text| text.trim().parse().ok())
-            .unwrap_or(100)
     }
 }
 
@@ -106,87 +84,6 @@ pub fn run_receiver(
     let mut inbox = Inbox::open(&context, address, Attach::Connect, "mite.receiver")?;
     let stopped = pump(&mut inbox, signals, &mut Frames(on_frame));
     inbox.complaints().log_totals();
-    Ok(stopped?)
-}
-
-struct Duplicator<'s> {
-    outs: Vec<Outbox>,
-    complaints: Complaints,
-    to_dump: u64,
-    signals: &'s StopSignals,
-}
-
-impl Duplicator<'_> {
-    fn send(&mut self, out: usize, frame: impl zmq::Sendable) {
-        let out = &self.outs[out];
-        if let Err(SendError::Full(e) | SendError::Failed(e)) = out.try_send(frame) {
-            let address = out.address();
-            self.complaints.note(address, || {
-                format!(
-                    "Duplicator message buffer full for address {address}; error is {}: {}",
-                    e.to_raw(),
-                    e.message()
-                )
-            });
-        }
-    }
-}
-
-impl Handler for Duplicator<'_> {
-    fn frame(&mut self, frame: &[u8]) {
-        for out in 0..self.outs.len() {
-            self.send(out, frame);
-        }
-    }
-
-    /// Copies for all outputs but the last, which gets the frame itself.
-    fn owned_frame(&mut self, frame: zmq::Message) {
-        if self.to_dump > 0 {
-            self.to_dump -= 1;
-            let mut rest = &frame[..];
-            let text = decode_value(&mut rest)
-                .map(|v| py_str(&v))
-                .unwrap_or_else(|e| format!("<not msgpack: {e}>"));
-            let _ = writeln!(std::io::stdout().lock(), "{text}");
-        }
-        let Some(last) = self.outs.len().checked_sub(1) else {
-            return;
-        };
-        for out in 0..last {
-            self.send(out, &frame[..]);
-        }
-        self.send(last, frame);
-    }
-
-    fn idle(&mut self) {
-        if self.signals.take_usr1() {
-            self.to_dump = DuplicatorDebug::messages_to_dump();
-        }
-    }
-}
-
-/// `mite duplicator`: every frame from `in_address` (bound) to each of `out_addresses`
-/// (bound), unchanged; an output that cannot take it (no peer, queue full) drops it.
-pub fn run_duplicator(
-    in_address: &str,
-    out_addresses: &[String],
-    signals: &StopSignals,
-) -> Result<StoppedBy, ComponentError> {
-    let context = zmq::Context::new();
-    let mut inbox = Inbox::open(&context, in_address, Attach::Bind, "mite.duplicator")?;
-    let outs = out_addresses
-        .iter()
-        .map(|address| Outbox::open(&context, address, Attach::Bind))
-        .collect::<Result<Vec<_>, _>>()?;
-    let mut duplicator = Duplicator {
-        outs,
-        complaints: Complaints::new("mite.duplicator"),
-        to_dump: 0,
-        signals,
-    };
-    let stopped = pump(&mut inbox, signals, &mut duplicator);
-    inbox.complaints().log_totals();
-    duplicator.complaints.log_totals();
     Ok(stopped?)
 }
 

@@ -10,6 +10,7 @@
 
 mod complaints;
 mod components;
+mod duplicator;
 mod endpoint;
 mod forwarder;
 mod frame;
@@ -18,20 +19,22 @@ pub mod protocol;
 mod signals;
 mod socket;
 pub mod standing;
+pub mod zmtp;
 
 #[cfg(test)]
 mod tests;
 
 pub use complaints::Complaints;
 pub use components::{
-    run_collector, run_duplicator, run_exporter, run_receiver, run_recorder, run_stats,
-    ComponentError, DuplicatorDebug, ExtraStats, StatsOptions,
+    run_collector, run_exporter, run_receiver, run_recorder, run_stats, ComponentError, ExtraStats,
+    StatsOptions,
 };
+pub use duplicator::{run_duplicator, DuplicatorDebug};
 pub use endpoint::{check_endpoint, EndpointError};
 pub use forwarder::Forwarder;
 pub use frame::{message_from_frame, FrameError};
 pub use signals::{StopSignals, StoppedBy};
-pub use socket::{Attach, Inbox, Outbox, Received, SendError, SocketError, MAX_FRAME};
+pub use socket::{Attach, Inbox, Outbox, Received, SocketError, MAX_FRAME};
 
 use std::time::Duration;
 

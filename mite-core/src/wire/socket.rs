@@ -114,12 +114,6 @@ impl Inbox {
         self.receive(zmq::DONTWAIT)
     }
 
-    /// The frame the last receive returned, owned (a fresh one takes its place): it can then
-    /// be sent on without a copy.
-    pub fn take_frame(&mut self) -> zmq::Message {
-        std::mem::replace(&mut self.frame, zmq::Message::new())
-    }
-
     /// For waiting on this socket together with others (`zmq::poll`).
     pub fn poll_item(&self) -> zmq::PollItem<'_> {
         self.socket.as_poll_item(zmq::POLLIN)
@@ -170,14 +164,6 @@ impl Inbox {
     }
 }
 
-/// Why a frame was not queued.
-#[derive(Debug)]
-pub enum SendError {
-    /// No peer connected yet, or the peer's queue is full.
-    Full(zmq::Error),
-    Failed(zmq::Error),
-}
-
 /// A PUSH socket.
 pub struct Outbox {
     socket: zmq::Socket,
@@ -206,15 +192,6 @@ impl Outbox {
 
     pub fn address(&self) -> &str {
         &self.address
-    }
-
-    /// Queues `frame` without waiting (the duplicator's send).
-    pub fn try_send(&self, frame: impl zmq::Sendable) -> Result<(), SendError> {
-        match self.socket.send(frame, zmq::DONTWAIT) {
-            Ok(()) => Ok(()),
-            Err(e @ zmq::Error::EAGAIN) => Err(SendError::Full(e)),
-            Err(e) => Err(SendError::Failed(e)),
-        }
     }
 
     /// Queues `frame`, waiting while the peer's queue is full for as long as `keep_going`
