@@ -8,7 +8,7 @@ PY := $(VENV)/bin/python
 # cargo test links libpython; a shared-library Python (pyenv, Debian) keeps it here.
 PYLIBDIR := $(shell $(PYTHON) -c 'import sysconfig; print(sysconfig.get_config_var("LIBDIR") or "")')
 
-.PHONY: venv install develop test test-rust test-python lint fmt clean walkthrough bench bench-smoke
+.PHONY: venv install develop test test-rust test-python lint fmt clean walkthrough bench bench-smoke bench-wire-smoke
 
 venv: $(PY)
 
@@ -36,6 +36,10 @@ bench:
 # A few seconds of mite-rs alone, printing its numbers (CI runs this; it never fails on speed).
 bench-smoke: install
 	bench/run --smoke --mite-rs-python $(PY)
+
+# The duplicator against original mite's (MITE_ORIGINAL_VENV), one short run each.
+bench-wire-smoke: install
+	bench/wire --messages 500000 --reps 1 --mite-rs-python $(PY) --mite-python $(MITE_ORIGINAL_VENV)/bin/python
 
 test: install test-rust test-python
 

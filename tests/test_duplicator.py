@@ -1,6 +1,7 @@
 """`mite duplicator` between real pyzmq sockets: several runners' PUSH sockets in, outputs
 over tcp and ipc with one or more PULL consumers each, and peers it must refuse."""
 
+import os
 import re
 import signal
 import socket
@@ -28,7 +29,7 @@ def context():
     context.destroy(linger=0)
 
 
-def start_duplicator(tmp_path, message_socket, *outputs):
+def start_duplicator(tmp_path, message_socket, *outputs, env=None):
     return subprocess.Popen(
         [
             sys.executable,
@@ -39,6 +40,7 @@ def start_duplicator(tmp_path, message_socket, *outputs):
             *outputs,
         ],
         cwd=tmp_path,
+        env=env,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
@@ -232,3 +234,27 @@ def test_a_slow_consumer_holds_the_runners_back_and_a_stuck_one_is_dropped_for(t
     assert f"Duplicator message buffer full for address {stuck}" in err, err
     dropped = re.search(rf"{re.escape(stuck)}: (\d+) in all", err)
     assert dropped and int(dropped.group(1)) > total // 2, err
+
+
+def test_sigusr1_prints_the_next_messages_as_mite_does(tmp_path, context):
+    inbound, out = tcp(), tcp()
+    env = {**os.environ, "MITE_DEBUG_MESSAGES_TO_DUMP": "2"}
+    duplicator = start_duplicator(tmp_path, inbound, out, env=env)
+    try:
+        consumer = pull(context, out)
+        producer = push(context, inbound)
+        wait_until_every_consumer_hears(producer, [consumer])
+        duplicator.send_signal(signal.SIGUSR1)
+        time.sleep(0.5)  # the duplicator looks at its signals every 0.1 s
+        for seq in range(3):
+            producer.send(msgpack.packb({"type": "txn", "seq": seq}))
+        got = []
+        deadline = time.time() + DEADLINE
+        while len(got) < 3 and time.time() < deadline:
+            drain(consumer, got)
+            time.sleep(0.02)
+        assert [m["seq"] for m in got] == [0, 1, 2]
+    finally:
+        code, out_text, err = stop(duplicator)
+    assert code == 130, err
+    assert out_text.splitlines() == ["{'type': 'txn', 'seq': 0}", "{'type': 'txn', 'seq': 1}"]
