@@ -95,6 +95,8 @@ pub enum BindingError {
     AuthNotPair(String),
     #[error("cert must be a 2-tuple of strings but it was: {0}")]
     CertNotPair(String),
+    #[error("verify must be True, False or the path of a CA bundle but it was: {0}")]
+    BadVerify(String),
     #[error("data must be str or bytes")]
     DataNotBytes,
     #[error("cookies must be a dict")]
@@ -184,6 +186,7 @@ impl From<BindingError> for PyErr {
             E::UrlNotString
             | E::AuthNotPair(_)
             | E::CertNotPair(_)
+            | E::BadVerify(_)
             | E::DataNotBytes
             | E::CookiesNotDict
             | E::BadCookieValue

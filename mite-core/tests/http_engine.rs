@@ -11,7 +11,7 @@ use http_body_util::Full;
 use hyper::service::service_fn;
 use hyper_util::rt::{TokioExecutor, TokioIo};
 use mite_core::http::{
-    CookieJar, Exchange, HttpClient, HttpClientConfig, HttpErrorKind, RequestSpec,
+    CookieJar, Exchange, HttpClient, HttpClientConfig, HttpErrorKind, RequestSpec, Verify,
 };
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 use tokio::net::TcpListener;
@@ -63,7 +63,7 @@ async fn tls_server(alpn: &[&[u8]]) -> SocketAddr {
 
 fn request(url: &str, verify: bool) -> RequestSpec {
     let mut spec = RequestSpec::new("GET", url);
-    spec.verify_tls = verify;
+    spec.verify = if verify { Verify::Default } else { Verify::Off };
     spec.timeout = Duration::from_secs(5);
     spec
 }

@@ -1,5 +1,6 @@
 """Type stubs for the native core of mite-rs (``mite._mite``)."""
 
+import os
 from collections.abc import Awaitable, Callable, Generator, Iterable, Mapping
 from contextvars import Context as ContextvarsContext
 from typing import Any, TypeVar, final
@@ -267,7 +268,7 @@ class HttpSession:
         allow_redirects: bool = True,
         max_redirects: int = 5,
         timeout: float | None = None,
-        verify: bool | None = None,
+        verify: bool | str | os.PathLike[str] | None = None,
     ) -> NativeFuture[Response]: ...
     def post(
         self,
@@ -282,7 +283,7 @@ class HttpSession:
         allow_redirects: bool = True,
         max_redirects: int = 5,
         timeout: float | None = None,
-        verify: bool | None = None,
+        verify: bool | str | os.PathLike[str] | None = None,
     ) -> NativeFuture[Response]: ...
     def put(
         self,
@@ -297,7 +298,7 @@ class HttpSession:
         allow_redirects: bool = True,
         max_redirects: int = 5,
         timeout: float | None = None,
-        verify: bool | None = None,
+        verify: bool | str | os.PathLike[str] | None = None,
     ) -> NativeFuture[Response]: ...
     def patch(
         self,
@@ -312,7 +313,7 @@ class HttpSession:
         allow_redirects: bool = True,
         max_redirects: int = 5,
         timeout: float | None = None,
-        verify: bool | None = None,
+        verify: bool | str | os.PathLike[str] | None = None,
     ) -> NativeFuture[Response]: ...
     def delete(
         self,
@@ -327,7 +328,7 @@ class HttpSession:
         allow_redirects: bool = True,
         max_redirects: int = 5,
         timeout: float | None = None,
-        verify: bool | None = None,
+        verify: bool | str | os.PathLike[str] | None = None,
     ) -> NativeFuture[Response]: ...
     def head(
         self,
@@ -342,7 +343,7 @@ class HttpSession:
         allow_redirects: bool = True,
         max_redirects: int = 5,
         timeout: float | None = None,
-        verify: bool | None = None,
+        verify: bool | str | os.PathLike[str] | None = None,
     ) -> NativeFuture[Response]: ...
     def options(
         self,
@@ -357,7 +358,7 @@ class HttpSession:
         allow_redirects: bool = True,
         max_redirects: int = 5,
         timeout: float | None = None,
-        verify: bool | None = None,
+        verify: bool | str | os.PathLike[str] | None = None,
     ) -> NativeFuture[Response]: ...
 
 def cli_main(argv: list[str]) -> int:

@@ -27,6 +27,7 @@ use super::request::{method_name, RequestHeaders};
 use super::response::SentHeaders;
 use super::runtime::current_tag;
 use super::tls::{client_config, ClientCert, TlsError};
+use super::trust::Verify;
 use super::{
     Body, CookieJar, Exchange, HttpError, HttpErrorKind, RequestSpec, ResponseData, Timings,
 };
@@ -47,13 +48,18 @@ impl Default for HttpClientConfig {
     }
 }
 
+/// A pool's TLS setting: how it verifies, and its client certificate (key file, cert file).
+type TlsSetting = (Verify, Option<(String, String)>);
+
 /// The runner's HTTP client: one keep-alive pool per TLS setting, shared by every journey.
 pub struct HttpClient {
     config: HttpClientConfig,
+    /// The pool of requests that verify against the default roots, without a client
+    /// certificate: nearly all of them.
     verifying: OnceLock<Result<Arc<Pool>, TlsError>>,
-    trusting: OnceLock<Result<Arc<Pool>, TlsError>>,
-    /// Pools for client certificates, by (key file, cert file, verify).
-    with_certs: Mutex<HashMap<(String, String, bool), Arc<Pool>>>,
+    /// Pools for the other TLS settings: `verify=False`, a CA bundle, a client certificate
+    /// (key file, cert file).
+    others: Mutex<HashMap<TlsSetting, Arc<Pool>>>,
 }
 
 /// The process's request deadlines (one sweeper for all clients).
@@ -231,8 +237,7 @@ impl HttpClient {
         HttpClient {
             config,
             verifying: OnceLock::new(),
-            trusting: OnceLock::new(),
-            with_certs: Mutex::new(HashMap::new()),
+            others: Mutex::new(HashMap::new()),
         }
     }
 
@@ -243,25 +248,31 @@ impl HttpClient {
         ))
     }
 
-    fn pool(&self, verify: bool, cert: Option<&(String, String)>) -> Result<Arc<Pool>, TlsError> {
-        if let Some((key, certfile)) = cert {
-            let mut pools = self.with_certs.lock().unwrap_or_else(|e| e.into_inner());
-            let id = (key.clone(), certfile.clone(), verify);
-            if let Some(pool) = pools.get(&id) {
-                return Ok(pool.clone());
-            }
-            let tls = client_config(verify, Some(ClientCert::load(key, certfile)?))?;
-            let pool = self.build_pool(tls);
-            pools.insert(id, pool.clone());
-            return Ok(pool);
+    fn pool(
+        &self,
+        verify: &Verify,
+        cert: Option<&(String, String)>,
+    ) -> Result<Arc<Pool>, TlsError> {
+        if cert.is_none() && *verify == Verify::Default {
+            return self
+                .verifying
+                .get_or_init(|| client_config(verify, None).map(|tls| self.build_pool(tls)))
+                .clone();
         }
-        let cell = if verify {
-            &self.verifying
-        } else {
-            &self.trusting
+        let mut pools = self.others.lock().unwrap_or_else(|e| e.into_inner());
+        let id = (verify.clone(), cert.cloned());
+        if let Some(pool) = pools.get(&id) {
+            return Ok(pool.clone());
+        }
+        // Failures are not kept: a bundle or key file put right is picked up by the next
+        // request.
+        let client_cert = match cert {
+            Some((key, certfile)) => Some(ClientCert::load(key, certfile)?),
+            None => None,
         };
-        cell.get_or_init(|| client_config(verify, None).map(|tls| self.build_pool(tls)))
-            .clone()
+        let pool = self.build_pool(client_config(verify, client_cert)?);
+        pools.insert(id, pool.clone());
+        Ok(pool)
     }
 
     /// Runs the request and every redirect it leads to, within `spec.timeout`.
@@ -279,7 +290,7 @@ impl HttpClient {
                 return exchange;
             }
         };
-        let pool = match self.pool(spec.verify_tls, spec.client_cert.as_ref()) {
+        let pool = match self.pool(&spec.verify, spec.client_cert.as_ref()) {
             Ok(pool) => pool,
             Err(e) => {
                 exchange.error = Some(hop.error(HttpErrorKind::Certificate, e.to_string()));
@@ -713,7 +724,7 @@ mod tests {
         let spec = RequestSpec::new("GET", "http://127.0.0.1:1/");
         let outer = std::mem::size_of_val(&client.execute(spec.clone(), jar.clone()));
         assert!(outer < 1200, "the request future grew to {outer} bytes");
-        let pool = client.pool(true, None).unwrap();
+        let pool = client.pool(&Verify::Default, None).unwrap();
         let hop = Hop::new("GET", "http://127.0.0.1:1/", Body::Empty).unwrap();
         let exchange =
             std::mem::size_of_val(&client.send(&pool, &spec, &hop, &jar, Instant::now()));

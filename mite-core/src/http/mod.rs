@@ -18,6 +18,8 @@ mod request;
 mod response;
 mod runtime;
 mod tls;
+mod tls_error;
+mod trust;
 
 pub use client::{HttpClient, HttpClientConfig};
 pub use cookies::CookieJar;
@@ -31,3 +33,4 @@ pub use runtime::{
     current_tag, http_on_loop_thread, loop_runtime, runtime, Job, LoopRuntime, RuntimeError,
     WatchedSelector,
 };
+pub use trust::{Verify, BUNDLE_VARIABLES};

@@ -173,7 +173,9 @@ mod tests {
             port: listener.local_addr().unwrap().port(),
             runtime: 0,
         };
-        let tls = TlsConnector::from(Arc::new(client_config(true, None).unwrap()));
+        let tls = TlsConnector::from(Arc::new(
+            client_config(&crate::http::Verify::Default, None).unwrap(),
+        ));
         let pool = Pool::new(tls, Duration::from_secs(60));
         let opened_at = Instant::now();
         let conn = pool.checkout(&target, opened_at).await.unwrap();

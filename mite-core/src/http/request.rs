@@ -4,6 +4,8 @@ use std::time::Duration;
 use bytes::Bytes;
 use http::HeaderMap;
 
+use super::trust::Verify;
+
 /// A request body and the content type it implies unless the caller set one.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub enum Body {
@@ -75,7 +77,7 @@ pub struct RequestSpec {
     pub max_redirects: u32,
     /// The whole exchange, redirects included, must finish within this.
     pub timeout: Duration,
-    pub verify_tls: bool,
+    pub verify: Verify,
     /// `cert=(keyfile, certfile)`.
     pub client_cert: Option<(String, String)>,
 }
@@ -91,7 +93,7 @@ impl RequestSpec {
             allow_redirects: true,
             max_redirects: 5,
             timeout: Duration::from_secs(30),
-            verify_tls: true,
+            verify: Verify::Default,
             client_cert: None,
         }
     }

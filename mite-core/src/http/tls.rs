@@ -1,37 +1,17 @@
-//! TLS client configurations: verifying (Mozilla's roots) or not, with or without a client
-//! certificate. Both offer HTTP/2 and HTTP/1.1 by ALPN.
+//! TLS client configurations: verifying (against the roots [`super::trust`] picks) or not,
+//! with or without a client certificate. All offer HTTP/2 and HTTP/1.1 by ALPN.
 
 use std::sync::Arc;
 
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName, UnixTime};
-use rustls::{ClientConfig, DigitallySignedStruct, RootCertStore, SignatureScheme};
+use rustls::{ClientConfig, DigitallySignedStruct, SignatureScheme};
+
+pub use super::tls_error::TlsError;
+use super::trust::{bundle_roots, default_roots, Verify};
 
 fn provider() -> Arc<rustls::crypto::CryptoProvider> {
     Arc::new(rustls::crypto::ring::default_provider())
-}
-
-/// Why a TLS configuration could not be made.
-#[derive(Debug, Clone, thiserror::Error)]
-pub enum TlsError {
-    #[error("reading {path}: {source}")]
-    Read {
-        path: String,
-        source: Arc<std::io::Error>,
-    },
-    #[error("parsing {path}: {source}")]
-    Parse {
-        path: String,
-        source: Arc<std::io::Error>,
-    },
-    #[error("{0} holds no certificate")]
-    NoCertificate(String),
-    #[error("{0} holds no private key")]
-    NoPrivateKey(String),
-    #[error("client certificate: {0}")]
-    ClientCertificate(rustls::Error),
-    #[error("{0}")]
-    Protocol(rustls::Error),
 }
 
 fn read(path: &str) -> Result<Vec<u8>, TlsError> {
@@ -72,20 +52,18 @@ impl ClientCert {
     }
 }
 
-/// A TLS configuration; `verify` checks the server's certificate and name.
-pub fn client_config(verify: bool, cert: Option<ClientCert>) -> Result<ClientConfig, TlsError> {
+/// A TLS configuration; unless `verify` is [`Verify::Off`] it checks the server's
+/// certificate and name against the roots `verify` names.
+pub fn client_config(verify: &Verify, cert: Option<ClientCert>) -> Result<ClientConfig, TlsError> {
     let builder = ClientConfig::builder_with_provider(provider())
         .with_safe_default_protocol_versions()
         .map_err(TlsError::Protocol)?;
-    let builder = if verify {
-        let roots = RootCertStore {
-            roots: webpki_roots::TLS_SERVER_ROOTS.to_vec(),
-        };
-        builder.with_root_certificates(roots)
-    } else {
-        builder
+    let builder = match verify {
+        Verify::Default => builder.with_root_certificates(default_roots()?),
+        Verify::Bundle(path) => builder.with_root_certificates(bundle_roots(path)?),
+        Verify::Off => builder
             .dangerous()
-            .with_custom_certificate_verifier(Arc::new(NoVerification(provider())))
+            .with_custom_certificate_verifier(Arc::new(NoVerification(provider()))),
     };
     let mut config = match cert {
         Some(cert) => builder

@@ -26,7 +26,7 @@ use crate::py::convert::{to_arc_str, to_py, to_value};
 use mite_core::bus::BusSender;
 use mite_core::http::{
     check_body_options, http_metrics_fields, Body, CookieJar, Exchange, HttpClient,
-    HttpClientConfig, RequestDefaults, RequestSpec,
+    HttpClientConfig, RequestDefaults, RequestSpec, Verify,
 };
 use mite_core::messages::{keys, to_json, Envelope, Message, Value};
 
@@ -79,7 +79,21 @@ struct RequestArgs<'a, 'py> {
     allow_redirects: bool,
     max_redirects: u32,
     timeout: Option<f64>,
-    verify: Option<bool>,
+    verify: Option<&'a Bound<'py, PyAny>>,
+}
+
+/// `verify=`: True, False, or the path (str or os.PathLike) of a CA bundle file or directory,
+/// as requests takes it.
+fn verify_option(value: &Bound<'_, PyAny>) -> Result<Verify, BindingError> {
+    if let Ok(on) = value.extract::<bool>() {
+        return Ok(if on { Verify::Default } else { Verify::Off });
+    }
+    match value.extract::<std::path::PathBuf>() {
+        Ok(path) => Ok(Verify::Bundle(path.to_string_lossy().into())),
+        Err(_) => Err(BindingError::BadVerify(
+            value.repr().map_or_else(|_| "?".into(), |r| r.to_string()),
+        )),
+    }
 }
 
 fn string_pair(value: &Bound<'_, PyAny>) -> Option<(String, String)> {
@@ -175,7 +189,11 @@ impl HttpSession {
         spec.max_redirects = args.max_redirects;
         let defaults = RequestDefaults::get();
         spec.timeout = defaults.timeout(args.timeout).map_err(BindingError::from)?;
-        spec.verify_tls = args.verify.unwrap_or(defaults.verify_tls);
+        spec.verify = match args.verify {
+            Some(value) => verify_option(value)?,
+            None if defaults.verify_tls => Verify::Default,
+            None => Verify::Off,
+        };
         Ok((spec, raw_body))
     }
 
@@ -458,7 +476,7 @@ macro_rules! http_methods {
                     allow_redirects: bool,
                     max_redirects: u32,
                     timeout: Option<f64>,
-                    verify: Option<bool>,
+                    verify: Option<&Bound<'_, PyAny>>,
                 ) -> PyResult<Py<NativeFuture>> {
                     Self::submit(slf, $method, RequestArgs {
                         url, headers, cookies, auth, data, json, cert,
