@@ -150,7 +150,8 @@ def test_runners_share_the_work_and_the_run_has_one_set_of_everything(fleet):
 
 @pytest.mark.parametrize("stop, code", [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
 def test_a_stop_signal_ends_every_runner_and_keeps_what_they_recorded(fleet, stop, code):
-    process = fleet.start("scenario", "test", "fleet:endless", "--runners=2")
+    # Endless journeys: cancelled at the end of a short grace period.
+    process = fleet.start("scenario", "test", "fleet:endless", "--runners=2", "--grace-period=1")
     deadline = time.monotonic() + 30
     while len(fleet.observed()) < 6 and time.monotonic() < deadline:
         time.sleep(0.1)

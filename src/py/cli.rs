@@ -434,6 +434,7 @@ fn run_scenarios(
             sink: sink.unbind(),
             debug: options.debugging,
             use_asyncio_tasks: options.asyncio_tasks,
+            grace_period: super::command_support::grace_period(options)?,
         },
         ControllerLink::Local(controller),
         scenarios,

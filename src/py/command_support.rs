@@ -19,6 +19,19 @@ pub enum Fatal {
     Interrupted,
 }
 
+/// `--grace-period`: seconds, zero or more.
+pub fn grace_period(options: &Options) -> Result<f64, Fatal> {
+    let seconds = options.grace_period.value;
+    if seconds.is_finite() && seconds >= 0.0 {
+        Ok(seconds)
+    } else {
+        Err(Fatal::Message(format!(
+            "--grace-period must be a number of seconds, 0 or more, not {}",
+            options.grace_period.text
+        )))
+    }
+}
+
 /// A Python error as a [`Fatal`]: an interrupt stays one.
 pub fn py_fatal(py: Python<'_>, context: &str, e: &PyErr) -> Fatal {
     if e.is_instance_of::<PyKeyboardInterrupt>(py) {

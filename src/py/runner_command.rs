@@ -44,6 +44,7 @@ pub fn run(py: Python<'_>, options: &Options) -> Result<i32, Fatal> {
             sink: sink.unbind(),
             debug: options.debugging,
             use_asyncio_tasks: options.asyncio_tasks,
+            grace_period: super::command_support::grace_period(options)?,
         },
         ControllerLink::Remote(controller),
         Vec::new(),

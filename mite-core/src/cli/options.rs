@@ -307,6 +307,10 @@ pub struct Options {
     /// Run journeys as plain asyncio Tasks instead of with the Rust coroutine driver.
     #[arg(long, global = true)]
     pub asyncio_tasks: bool,
+    /// Seconds running journeys get to finish after the first Ctrl-C or SIGTERM (no new ones
+    /// start); a second one, or the end of this, cancels them.
+    #[arg(long, global = true, value_name = "SECONDS", default_value = "30")]
+    pub grace_period: Num<f64>,
     /// `scenario test`: runner processes to start (`auto`: one per usable CPU). 1 runs the
     /// journeys in this process.
     #[arg(long, global = true, value_name = "N|auto", default_value = "1")]

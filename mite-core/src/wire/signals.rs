@@ -1,9 +1,10 @@
 //! SIGINT, SIGTERM and SIGUSR1 for components that run until stopped: the handlers only set
 //! flags, which the components' loops read between frames, so a stop always flushes first.
 
-use std::sync::atomic::{AtomicBool, AtomicI32, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI32, AtomicU32, Ordering};
 
 static STOPPED_BY: AtomicI32 = AtomicI32::new(0);
+static STOPS: AtomicU32 = AtomicU32::new(0);
 static USR1: AtomicBool = AtomicBool::new(false);
 
 extern "C" fn on_signal(signal: libc::c_int) {
@@ -12,6 +13,7 @@ extern "C" fn on_signal(signal: libc::c_int) {
         USR1.store(true, Ordering::SeqCst);
     } else {
         STOPPED_BY.store(signal, Ordering::SeqCst);
+        STOPS.fetch_add(1, Ordering::SeqCst);
     }
 }
 
@@ -67,6 +69,11 @@ impl StopSignals {
             s if s == libc::SIGTERM => Some(StoppedBy::Terminate),
             _ => Some(StoppedBy::Interrupt),
         }
+    }
+
+    /// How many stop signals have arrived (a second one asks for more haste).
+    pub fn stops(&self) -> u32 {
+        STOPS.load(Ordering::SeqCst)
     }
 
     /// Whether SIGUSR1 arrived since the last call.

@@ -16,7 +16,7 @@ use std::time::{Duration, Instant};
 
 use pyo3::prelude::*;
 
-use super::command_support::{py_fatal, Fatal};
+use super::command_support::{grace_period, py_fatal, Fatal};
 use super::controller::server::RunnerRequests;
 use super::controller::serving::RequestLoop;
 use super::controller::{LocalController, ScenarioSpec};
@@ -30,8 +30,9 @@ use mite_core::wire::{message_from_frame, Attach, Complaints, Inbox, Received, S
 
 /// How long runners may take to start (import the scenario's modules) and say hello.
 const JOIN_TIMEOUT: Duration = Duration::from_secs(60);
-/// How long runners may take to stop once told to (their journeys finishing or cancelled).
-const STOP_GRACE: Duration = Duration::from_secs(30);
+/// How long runners may take to stop once told to, beyond `--grace-period`: cancelled
+/// journeys get 5 s, and the runners then say bye.
+const STOP_GRACE: Duration = Duration::from_secs(15);
 /// Once every runner has ended, the socket is read until it has been quiet this long.
 const QUIET: Duration = Duration::from_millis(250);
 /// Frames read in one go before the requests get a look again.
@@ -101,6 +102,7 @@ pub fn run(
         sink,
         failures: Complaints::new("mite.runners"),
         count,
+        stop_within: Duration::from_secs_f64(grace_period(options)?) + STOP_GRACE,
     };
     let end = cluster.serve(py, &signals);
     let Cluster {
@@ -144,6 +146,7 @@ fn runner_args(options: &Options, controller: &str, messages: &str) -> Vec<Strin
         format!("--message-socket={messages}"),
         format!("--log-level={}", options.log_level),
         format!("--max-loop-delay={}", options.max_loop_delay.text),
+        format!("--grace-period={}", options.grace_period.text),
     ];
     if let Some(n) = &options.runner_max_journeys {
         args.push(format!("--runner-max-journeys={}", n.text));
@@ -167,6 +170,8 @@ struct Cluster<'a, 'py> {
     /// Messages a Python processor failed on: the first logged, the rest counted.
     failures: Complaints,
     count: usize,
+    /// How long runners may take to stop once told to.
+    stop_within: Duration,
 }
 
 impl Cluster<'_, '_> {
@@ -174,11 +179,14 @@ impl Cluster<'_, '_> {
         let begun = Instant::now();
         let mut joined = false;
         let mut stopped_by = None;
+        let mut passed_on = 0;
         let mut kill_at: Option<Instant> = None;
         let mut last_tick = Instant::now();
         loop {
             for (pid, status) in self.processes.reap() {
-                if !status.success() {
+                // A runner passed a stop signal exits 130 or 143, as it should.
+                let as_told = passed_on > 0 && matches!(status.code(), Some(130 | 143));
+                if !status.success() && !as_told {
                     log::warn!(target: "mite", "runner process {pid} {}", describe(status));
                 }
             }
@@ -186,12 +194,21 @@ impl Cluster<'_, '_> {
             if running == 0 {
                 break;
             }
-            if stopped_by.is_none() {
-                if let Some(by) = signals.stopped_by() {
-                    log::info!(target: "mite", "Received interrupt signal, stopping the runners");
+            if let Some(by) = signals.stopped_by() {
+                // The first signal lets the runners' journeys finish; the second cancels them.
+                let stops = signals.stops().min(2);
+                if stops > passed_on {
+                    passed_on = stops;
+                    let within = if stops == 1 {
+                        log::info!(target: "mite", "Received interrupt signal, stopping the runners");
+                        self.stop_within
+                    } else {
+                        log::info!(target: "mite", "Received another interrupt signal, telling the runners to cancel their journeys");
+                        STOP_GRACE
+                    };
                     stopped_by = Some(by);
                     self.processes.signal(by.signal());
-                    kill_at = Some(Instant::now() + STOP_GRACE);
+                    kill_at = Some(Instant::now() + within);
                 }
             }
             if !joined {
@@ -212,10 +229,10 @@ impl Cluster<'_, '_> {
                 }
             }
             if kill_at.is_none() && self.requests.is_over() {
-                kill_at = Some(Instant::now() + STOP_GRACE);
+                kill_at = Some(Instant::now() + self.stop_within);
             }
             if kill_at.is_some_and(|at| Instant::now() >= at) {
-                log::warn!(target: "mite", "{running} runner processes did not stop within {} s: killed", STOP_GRACE.as_secs());
+                log::warn!(target: "mite", "{running} runner processes did not stop in time: killed");
                 self.processes.kill();
                 kill_at = Some(Instant::now() + STOP_GRACE);
             }

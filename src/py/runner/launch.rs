@@ -270,10 +270,13 @@ impl Runner {
         );
         match Bound::new(py, task) {
             Ok(task) => {
-                this.state
-                    .borrow_mut()
-                    .running
-                    .insert(serial, task.clone().into_any().unbind());
+                this.state.borrow_mut().running.insert(
+                    serial,
+                    RunningJourney {
+                        task: task.clone().into_any().unbind(),
+                        scenario: id,
+                    },
+                );
                 JourneyTask::step(&task, None);
             }
             Err(e) => this.fail(
@@ -349,10 +352,13 @@ impl Runner {
         })();
         match created {
             Ok(task) => {
-                this.state
-                    .borrow_mut()
-                    .running
-                    .insert(serial, task.unbind());
+                this.state.borrow_mut().running.insert(
+                    serial,
+                    RunningJourney {
+                        task: task.unbind(),
+                        scenario,
+                    },
+                );
             }
             Err(e) => {
                 this.state.borrow_mut().give_back(py, scenario, None);

@@ -48,7 +48,7 @@ use mite_core::messages::{keys, Envelope, Value};
 const MAX_STARTS_PER_PUMP: usize = 256;
 /// Seconds between controller reports (mite sends one per second).
 const REPORT_INTERVAL: f64 = 1.0;
-/// Seconds cancelled journeys get to finish after an interrupt.
+/// Seconds cancelled journeys get to finish after they were cancelled.
 const INTERRUPT_GRACE: f64 = 5.0;
 
 pub struct RunnerOptions {
@@ -57,6 +57,14 @@ pub struct RunnerOptions {
     pub debug: bool,
     /// Run journeys as plain asyncio Tasks instead of with the Rust driver.
     pub use_asyncio_tasks: bool,
+    /// Seconds running journeys get to finish after an interrupt (`--grace-period`).
+    pub grace_period: f64,
+}
+
+/// A journey being run: its task, and its scenario (to say what an interrupt waits for).
+pub(super) struct RunningJourney {
+    pub(super) task: Py<PyAny>,
+    pub(super) scenario: ScenarioId,
 }
 
 /// How the run ended.
@@ -93,7 +101,10 @@ struct RunnerState {
     /// This runner's id, from its hello to the controller.
     runner_id: RunnerId,
     scenarios: Vec<ScenarioEntry>,
-    running: FxHashMap<u64, Py<PyAny>>,
+    running: FxHashMap<u64, RunningJourney>,
+    /// Whether the running journeys have been cancelled (after an error, a second interrupt,
+    /// or the grace period).
+    cancelled: bool,
     next_serial: u64,
     next_context_id: u64,
     /// Journeys finished so far: a pump asks for work again only if one finished meanwhile.
@@ -108,6 +119,7 @@ struct RunnerState {
     tick_callback: Option<Py<PyAny>>,
     pump_callback: Option<Py<PyAny>>,
     force_callback: Option<Py<PyAny>>,
+    grace_callback: Option<Py<PyAny>>,
 }
 
 impl RunnerState {
@@ -173,6 +185,7 @@ pub struct Runner {
     stop_flag: Arc<AtomicBool>,
     debug: bool,
     use_asyncio_tasks: bool,
+    grace_period: f64,
     base_context: GilShared<RefCell<Option<Py<PyAny>>>>,
     done_future: Py<PyAny>,
     started: Instant,
@@ -215,6 +228,7 @@ impl Runner {
                     controller,
                     scenarios,
                     running: FxHashMap::default(),
+                    cancelled: false,
                     next_serial: 0,
                     next_context_id: 0,
                     journeys_finished: 0,
@@ -228,6 +242,7 @@ impl Runner {
                     tick_callback: None,
                     pump_callback: None,
                     force_callback: None,
+                    grace_callback: None,
                 })),
                 event_loop,
                 sink: options.sink,
@@ -236,6 +251,7 @@ impl Runner {
                 stop_flag: Arc::new(AtomicBool::new(false)),
                 debug: options.debug,
                 use_asyncio_tasks: options.use_asyncio_tasks,
+                grace_period: options.grace_period,
                 base_context: GilShared::new(RefCell::new(None)),
                 done_future,
                 started: Instant::now(),
@@ -246,11 +262,13 @@ impl Runner {
             let tick = bound.getattr("_tick")?.unbind();
             let pump = bound.getattr("_pump")?.unbind();
             let force = bound.getattr("_force_end")?.unbind();
+            let grace = bound.getattr("_grace_over")?.unbind();
             let this = bound.borrow();
             let mut state = this.state.borrow_mut();
             state.tick_callback = Some(tick);
             state.pump_callback = Some(pump);
             state.force_callback = Some(force);
+            state.grace_callback = Some(grace);
         }
         Ok(runner)
     }
@@ -329,7 +347,21 @@ impl Runner {
         Self::interrupt_with(slf, code);
     }
 
-    /// Loop callback: the interrupt grace period is over.
+    /// Loop callback: the grace period after an interrupt is over.
+    fn _grace_over(slf: &Bound<'_, Self>) {
+        let this = slf.borrow();
+        let remaining = this.state.borrow().running.len();
+        if remaining == 0 || this.state.borrow().cancelled {
+            return;
+        }
+        let grace = this.grace_period;
+        log::warn!(target: "mite", "The grace period of {grace} s is over: cancelling {remaining} journeys still running");
+        this.cancel_now(slf.py());
+        drop(this);
+        Self::after_change(slf);
+    }
+
+    /// Loop callback: cancelled journeys had their time to finish.
     fn _force_end(slf: &Bound<'_, Self>) {
         let remaining = slf.borrow().state.borrow().running.len();
         if remaining > 0 {

@@ -268,14 +268,45 @@ impl Runner {
         self.cancel_all(py);
     }
 
+    /// Cancels the running journeys and gives them [`INTERRUPT_GRACE`] to finish.
+    pub(super) fn cancel_now(&self, py: Python<'_>) {
+        self.cancel_all(py);
+        let callback = self
+            .state
+            .borrow()
+            .force_callback
+            .as_ref()
+            .map(|c| c.clone_ref(py));
+        if let Some(callback) = callback {
+            let _ = self
+                .event_loop
+                .call_method1(py, "call_later", (INTERRUPT_GRACE, callback));
+        }
+    }
+
+    /// What an interrupt waits for: how many journeys run, by journey.
+    fn running_summary(&self) -> (usize, String) {
+        let state = self.state.borrow();
+        let mut by_scenario: std::collections::BTreeMap<ScenarioId, usize> = Default::default();
+        for journey in state.running.values() {
+            *by_scenario.entry(journey.scenario).or_default() += 1;
+        }
+        let parts: Vec<String> = by_scenario
+            .into_iter()
+            .map(|(id, n)| format!("{n} of {}", self.journey_spec(id)))
+            .collect();
+        (state.running.len(), parts.join(", "))
+    }
+
     pub(super) fn cancel_all(&self, py: Python<'_>) {
         let tasks: Vec<Py<PyAny>> = self
             .state
             .borrow()
             .running
             .values()
-            .map(|t| t.clone_ref(py))
+            .map(|journey| journey.task.clone_ref(py))
             .collect();
+        self.state.borrow_mut().cancelled = true;
         for task in tasks {
             if let Err(e) = task.call_method0(py, "cancel") {
                 e.print(py);
@@ -296,28 +327,59 @@ impl Runner {
         self.cancel_all(py);
     }
 
+    /// A Ctrl-C or SIGTERM: the first stops new journeys and lets running ones finish for
+    /// the grace period; the next cancels them; one more (or cancelled journeys that will not
+    /// stop) ends the run at once.
     pub(super) fn interrupt_with(slf: &Bound<'_, Self>, code: i32) {
         let this = slf.borrow();
         let py = slf.py();
-        let again = this.state.borrow().end.is_some();
-        if again {
-            // A second signal, or journeys that will not stop: end now.
+        let (ended, cancelled) = {
+            let state = this.state.borrow();
+            (state.end.is_some(), state.cancelled)
+        };
+        if ended && cancelled {
+            drop(this);
             Self::finish_run(slf);
             return;
         }
-        log::warn!(target: "mite", "Received interrupt signal, stopping the test");
-        this.end_with(py, RunEnd::Interrupted(code));
-        let callback = this
-            .state
-            .borrow()
-            .force_callback
-            .as_ref()
-            .map(|c| c.clone_ref(py));
-        if let Some(callback) = callback {
-            let _ = this
-                .event_loop
-                .call_method1(py, "call_later", (INTERRUPT_GRACE, callback));
+        let (running, summary) = this.running_summary();
+        if ended {
+            log::warn!(target: "mite", "Received another interrupt signal: cancelling {running} running journeys");
+            this.cancel_now(py);
+            drop(this);
+            Self::after_change(slf);
+            return;
         }
+        {
+            let mut state = this.state.borrow_mut();
+            state.end = Some(RunEnd::Interrupted(code));
+            state.controller.stop_all();
+        }
+        this.stop_flag.store(true, Ordering::Relaxed);
+        if running == 0 {
+            log::warn!(target: "mite", "Received interrupt signal, stopping the test");
+        } else if this.grace_period <= 0.0 {
+            log::warn!(target: "mite", "Received interrupt signal, stopping the test: cancelling {running} running journeys ({summary})");
+            this.cancel_now(py);
+        } else {
+            let grace = this.grace_period;
+            log::warn!(
+                target: "mite",
+                "Received interrupt signal, stopping the test: waiting up to {grace} s for {running} running journeys to finish ({summary}); interrupt again to cancel them"
+            );
+            let callback = this
+                .state
+                .borrow()
+                .grace_callback
+                .as_ref()
+                .map(|c| c.clone_ref(py));
+            if let Some(callback) = callback {
+                let _ = this
+                    .event_loop
+                    .call_method1(py, "call_later", (grace, callback));
+            }
+        }
+        drop(this);
         Self::after_change(slf);
     }
 }
