@@ -753,3 +753,26 @@ def test_test_context_config_is_a_dict_of_its_keyword_arguments():
 
 def test_test_context_should_stop_is_false():
     assert mite.test_context().should_stop is False
+
+
+def test_active_transaction_is_the_current_tasks_innermost_name_and_id():
+    ctx = Context(send_fn=lambda m: None, config={})
+    seen = []
+
+    async def journey(label):
+        async with ctx.transaction(label):
+            seen.append(ctx._active_transaction)
+            async with ctx.transaction("inner"):
+                await asyncio.sleep(0.01)
+                seen.append(ctx._active_transaction)
+            seen.append(ctx._active_transaction)
+
+    async def both():
+        await asyncio.gather(journey("A"), journey("B"))
+
+    assert ctx._active_transaction == (None, None)
+    asyncio.run(both())
+    names = [name for name, _id in seen]
+    assert sorted(names) == ["A", "A", "A :: inner", "B", "B", "B :: inner"]
+    assert all(isinstance(txn_id, int) for _name, txn_id in seen)
+    assert ctx._active_transaction == (None, None)

@@ -25,6 +25,16 @@ pub fn remember_transaction(value: &Bound<'_, PyAny>, name: Arc<str>, id: u64) {
     LAST_TRANSACTION.with_borrow_mut(|last| *last = Some((value.clone().unbind(), name, id)));
 }
 
+/// mite's `ctx._active_transaction`: the variable's `(full name, id)` as the transaction set
+/// it, or `(None, None)` outside any transaction.
+pub fn active_transaction_pair(py: Python<'_>) -> PyResult<Bound<'_, PyAny>> {
+    let var = contextvars::active_transaction_var(py)?;
+    match contextvars::get(var)? {
+        Some(value) => Ok(value),
+        None => Ok(PyTuple::new(py, [py.None(), py.None()])?.into_any()),
+    }
+}
+
 /// The innermost active transaction of the current task: `(full name, id)`.
 pub fn current_transaction(py: Python<'_>) -> PyResult<Option<(Arc<str>, u64)>> {
     let var = contextvars::active_transaction_var(py)?;

@@ -11,7 +11,7 @@ use std::sync::Arc;
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyString};
 
-use super::active_transaction::current_transaction;
+use super::active_transaction::{active_transaction_pair, current_transaction};
 use super::convert::{to_arc_str, to_value};
 use super::sink::MessageSink;
 use crate::bridge::awaitable::Ready;
@@ -241,6 +241,13 @@ impl Context {
             Some(_) => Ok(()),
             None => Err(BindingError::NoHttpToDelete.into()),
         }
+    }
+
+    /// `(full name, id)` of the current task's innermost transaction, `(None, None)` outside
+    /// one (mite's, which its tests read).
+    #[getter(_active_transaction)]
+    fn active_transaction<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        active_transaction_pair(py)
     }
 
     /// True once the test is stopping: no new journeys will be started.
