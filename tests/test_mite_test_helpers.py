@@ -2,6 +2,7 @@
 users' unit tests of journeys do."""
 
 import asyncio
+import socket
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
@@ -14,6 +15,12 @@ from mite_http import mite_http
 
 class _Handler(BaseHTTPRequestHandler):
     def _answer(self):
+        if self.path == "/loop":
+            self.send_response(302)
+            self.send_header("Location", "/loop")
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+            return
         body = self.path.encode()
         self.send_response(201 if self.command == "POST" else 200)
         self.send_header("Content-Length", str(len(body)))
@@ -81,3 +88,30 @@ def test_a_journey_without_a_datapool_runs_with_no_arguments():
     result = asyncio.run(run_single_journey({}, journey))
 
     assert [m["text"] for m, _ in result["messages"]] == ["hello"]
+
+
+def test_a_journey_catching_acurls_errors_catches_mite_rs_s(base):
+    import acurl
+
+    @mite_http
+    async def journey(ctx):
+        caught = []
+        with socket.socket() as sock:
+            sock.bind(("127.0.0.1", 0))
+            closed = sock.getsockname()[1]
+        try:
+            await ctx.http.get(f"http://127.0.0.1:{closed}/")
+        except acurl.AcurlError as e:
+            caught.append(("AcurlError", str(e)))
+        try:
+            await ctx.http.get(f"{base}/loop", max_redirects=2)
+        except acurl.RequestError as e:
+            caught.append(("RequestError", str(e)))
+        return {"caught": caught}
+
+    result = asyncio.run(run_single_journey({}, journey))
+
+    (first, refused), (second, redirected) = result["caught"]
+    assert (first, second) == ("AcurlError", "RequestError")
+    assert "Connection refused" in refused, refused
+    assert redirected.endswith("Max Redirects"), redirected
