@@ -97,6 +97,8 @@ pub enum BindingError {
     CertNotPair(String),
     #[error("verify must be True, False or the path of a CA bundle but it was: {0}")]
     BadVerify(String),
+    #[error("proxy must be a proxy URL (http://HOST:PORT) or \"\" for none but it was: {0}")]
+    BadProxy(String),
     #[error("data must be str or bytes")]
     DataNotBytes,
     #[error("cookies must be a dict")]
@@ -187,6 +189,7 @@ impl From<BindingError> for PyErr {
             | E::AuthNotPair(_)
             | E::CertNotPair(_)
             | E::BadVerify(_)
+            | E::BadProxy(_)
             | E::DataNotBytes
             | E::CookiesNotDict
             | E::BadCookieValue

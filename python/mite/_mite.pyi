@@ -271,6 +271,7 @@ class HttpSession:
         max_redirects: int = 5,
         timeout: float | None = None,
         verify: bool | str | os.PathLike[str] | None = None,
+        proxy: str | None = None,
     ) -> NativeFuture[Response]: ...
     def post(
         self,
@@ -286,6 +287,7 @@ class HttpSession:
         max_redirects: int = 5,
         timeout: float | None = None,
         verify: bool | str | os.PathLike[str] | None = None,
+        proxy: str | None = None,
     ) -> NativeFuture[Response]: ...
     def put(
         self,
@@ -301,6 +303,7 @@ class HttpSession:
         max_redirects: int = 5,
         timeout: float | None = None,
         verify: bool | str | os.PathLike[str] | None = None,
+        proxy: str | None = None,
     ) -> NativeFuture[Response]: ...
     def patch(
         self,
@@ -316,6 +319,7 @@ class HttpSession:
         max_redirects: int = 5,
         timeout: float | None = None,
         verify: bool | str | os.PathLike[str] | None = None,
+        proxy: str | None = None,
     ) -> NativeFuture[Response]: ...
     def delete(
         self,
@@ -331,6 +335,7 @@ class HttpSession:
         max_redirects: int = 5,
         timeout: float | None = None,
         verify: bool | str | os.PathLike[str] | None = None,
+        proxy: str | None = None,
     ) -> NativeFuture[Response]: ...
     def head(
         self,
@@ -346,6 +351,7 @@ class HttpSession:
         max_redirects: int = 5,
         timeout: float | None = None,
         verify: bool | str | os.PathLike[str] | None = None,
+        proxy: str | None = None,
     ) -> NativeFuture[Response]: ...
     def options(
         self,
@@ -361,6 +367,7 @@ class HttpSession:
         max_redirects: int = 5,
         timeout: float | None = None,
         verify: bool | str | os.PathLike[str] | None = None,
+        proxy: str | None = None,
     ) -> NativeFuture[Response]: ...
 
 def cli_main(argv: list[str]) -> int:

@@ -23,6 +23,7 @@ use super::deadline::Deadlines;
 use super::decode::{decode, ACCEPT_ENCODING};
 use super::h1::H1Error;
 use super::pool::{Conn, Pool, PoolError, RequestBody, Sender};
+use super::proxy::ProxyChoice;
 use super::request::{method_name, RequestHeaders};
 use super::response::SentHeaders;
 use super::runtime::current_tag;
@@ -106,6 +107,8 @@ pub enum UrlError {
     NoHost,
     #[error("bad method: {0}")]
     BadMethod(String),
+    #[error("{0}")]
+    Proxy(String),
 }
 
 impl ParsedUrl {
@@ -132,6 +135,7 @@ impl ParsedUrl {
             host: Arc::from(host),
             port: uri.port_u16().unwrap_or(if secure { 443 } else { 80 }),
             runtime: 0,
+            proxy: None,
         };
         Ok(ParsedUrl {
             url: Arc::from(url),
@@ -178,10 +182,14 @@ struct Hop {
 }
 
 impl Hop {
-    fn new(method: &str, url: &str, body: Body) -> Result<Self, UrlError> {
+    fn new(method: &str, url: &str, body: Body, proxy: &ProxyChoice) -> Result<Self, UrlError> {
         let url = parse_url(url)?;
+        let proxy = proxy
+            .for_target(url.target.secure, &url.target.host)
+            .map_err(UrlError::Proxy)?;
         let target = Target {
             runtime: current_tag(),
+            proxy,
             ..url.target.clone()
         };
         Ok(Hop {
@@ -216,6 +224,9 @@ fn connect_error(hop: &Hop, error: PoolError) -> HttpError {
         }
         PoolError::Connect(ConnectError::Connect { .. }) => HttpErrorKind::Connect,
         PoolError::Connect(ConnectError::Tls { .. }) => HttpErrorKind::Tls,
+        PoolError::Connect(ConnectError::Proxy { .. } | ConnectError::ProxyRefused { .. }) => {
+            HttpErrorKind::Connect
+        }
         PoolError::Handshake(_) => HttpErrorKind::Protocol,
     };
     hop.error(kind, error.to_string())
@@ -278,7 +289,7 @@ impl HttpClient {
     /// Runs the request and every redirect it leads to, within `spec.timeout`.
     pub async fn execute(&self, spec: RequestSpec, jar: Arc<CookieJar>) -> Exchange {
         let mut exchange = Exchange::default();
-        let mut hop = match Hop::new(&spec.method, &spec.url, spec.body.clone()) {
+        let mut hop = match Hop::new(&spec.method, &spec.url, spec.body.clone(), &spec.proxy) {
             Ok(hop) => hop,
             Err(message) => {
                 exchange.error = Some(HttpError::new(
@@ -339,7 +350,7 @@ impl HttpClient {
             } else {
                 (hop.method_name.clone(), hop.body.clone())
             };
-            hop = match Hop::new(&method, &next, body) {
+            hop = match Hop::new(&method, &next, body, &spec.proxy) {
                 Ok(hop) => hop,
                 Err(message) => {
                     exchange.error = Some(HttpError::new(
@@ -364,7 +375,13 @@ impl HttpClient {
         h2: bool,
         jar: &CookieJar,
     ) -> Result<(RequestHeaders, SentHeaders), HttpError> {
+        // A plain request through a proxy that wants credentials carries them.
+        let proxy_authorization = match &hop.target.proxy {
+            Some(proxy) if !hop.target.secure => proxy.authorization.clone(),
+            _ => None,
+        };
         let plain = !h2
+            && proxy_authorization.is_none()
             && spec.headers.is_empty()
             && matches!(hop.body, Body::Empty)
             && spec.basic_auth.is_none()
@@ -450,6 +467,14 @@ impl HttpClient {
                 header::AUTHORIZATION,
                 "Authorization",
                 Cow::Owned(format!("Basic {token}")),
+            );
+        }
+        if let Some(authorization) = proxy_authorization {
+            add(
+                &mut headers,
+                header::PROXY_AUTHORIZATION,
+                "Proxy-Authorization",
+                Cow::Owned(authorization.to_string()),
             );
         }
         if !jar.is_empty() {
@@ -613,7 +638,14 @@ async fn exchange(
 ) -> Result<Exchanged, Failure> {
     match &mut conn.sender {
         Sender::H1(h1) => {
-            let target = hop.uri().path_and_query().map_or("/", |pq| pq.as_str());
+            // Through a proxy, a plain request names the whole URL (absolute form).
+            let absolute;
+            let target = if hop.target.proxy.is_some() && !hop.target.secure {
+                absolute = hop.uri().to_string();
+                absolute.as_str()
+            } else {
+                hop.uri().path_and_query().map_or("/", |pq| pq.as_str())
+            };
             match h1.exchange(&hop.method, target, headers, body).await {
                 Ok(received) => Ok(Exchanged {
                     status: received.head.status,
@@ -696,7 +728,13 @@ mod tests {
 
         let client = HttpClient::new(HttpClientConfig::default());
         let jar = CookieJar::default();
-        let hop = Hop::new("GET", "http://example.test:8080/x?y=1", Body::Empty).unwrap();
+        let hop = Hop::new(
+            "GET",
+            "http://example.test:8080/x?y=1",
+            Body::Empty,
+            &ProxyChoice::Direct,
+        )
+        .unwrap();
         let mut spec = RequestSpec::new("GET", "http://example.test:8080/x?y=1");
         let (plain, plain_sent) = client.headers(&spec, &hop, false, &jar).unwrap();
         assert!(matches!(plain, RequestHeaders::Rendered(_)));
@@ -725,7 +763,13 @@ mod tests {
         let outer = std::mem::size_of_val(&client.execute(spec.clone(), jar.clone()));
         assert!(outer < 1200, "the request future grew to {outer} bytes");
         let pool = client.pool(&Verify::Default, None).unwrap();
-        let hop = Hop::new("GET", "http://127.0.0.1:1/", Body::Empty).unwrap();
+        let hop = Hop::new(
+            "GET",
+            "http://127.0.0.1:1/",
+            Body::Empty,
+            &ProxyChoice::Direct,
+        )
+        .unwrap();
         let exchange =
             std::mem::size_of_val(&client.send(&pool, &spec, &hop, &jar, Instant::now()));
         assert!(

@@ -14,6 +14,11 @@ use tokio::net::TcpStream;
 use tokio_rustls::client::TlsStream;
 use tokio_rustls::TlsConnector;
 
+use super::proxy::Proxy;
+
+/// The most a proxy's answer to CONNECT may hold before its blank line.
+const MAX_CONNECT_RESPONSE: usize = 16 << 10;
+
 /// Where a connection goes: what pools connections.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct Target {
@@ -23,6 +28,8 @@ pub struct Target {
     /// The runtime whose reactor serves the connection ([`super::runtime::current_tag`]):
     /// a connection is only reused on the runtime that opened it.
     pub runtime: u64,
+    /// The proxy the connection goes through (to its own address; a tunnel for https).
+    pub proxy: Option<Arc<Proxy>>,
 }
 
 /// When each phase of opening a connection finished, and the peer.
@@ -50,6 +57,60 @@ pub enum ConnectError {
     Connect { addr: SocketAddr, source: io::Error },
     #[error("TLS handshake with {host} failed: {source}")]
     Tls { host: String, source: io::Error },
+    #[error("the proxy {proxy} refused the tunnel to {target}: {answer}")]
+    ProxyRefused {
+        proxy: String,
+        target: String,
+        answer: String,
+    },
+    #[error("the proxy {proxy} failed: {source}")]
+    Proxy { proxy: String, source: io::Error },
+}
+
+/// Asks `proxy` (connected as `tcp`) for a tunnel to `target`, as curl does for https://
+/// URLs: `CONNECT host:port`, then a 2xx answer.
+async fn tunnel(tcp: &mut TcpStream, proxy: &Proxy, target: &Target) -> Result<(), ConnectError> {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let authority = format!("{}:{}", target.host, target.port);
+    let proxy_name = format!("{}:{}", proxy.host, proxy.port);
+    let failed = |source| ConnectError::Proxy {
+        proxy: proxy_name.clone(),
+        source,
+    };
+    let mut request = format!("CONNECT {authority} HTTP/1.1\r\nHost: {authority}\r\n");
+    if let Some(authorization) = &proxy.authorization {
+        request.push_str(&format!("Proxy-Authorization: {authorization}\r\n"));
+    }
+    request.push_str("\r\n");
+    tcp.write_all(request.as_bytes()).await.map_err(failed)?;
+    // Read the answer byte by byte up to its blank line: what follows is the server's.
+    let mut answer = Vec::with_capacity(256);
+    let mut byte = [0u8; 1];
+    while !answer.ends_with(b"\r\n\r\n") {
+        if answer.len() >= MAX_CONNECT_RESPONSE {
+            return Err(failed(io::Error::other(
+                "an answer to CONNECT without its end",
+            )));
+        }
+        match tcp.read(&mut byte).await.map_err(failed)? {
+            0 => return Err(failed(io::ErrorKind::UnexpectedEof.into())),
+            _ => answer.push(byte[0]),
+        }
+    }
+    let status_line =
+        String::from_utf8_lossy(answer.split(|&b| b == b'\r').next().unwrap_or(&[])).into_owned();
+    let code = status_line
+        .split_whitespace()
+        .nth(1)
+        .and_then(|c| c.parse::<u16>().ok());
+    match code {
+        Some(200..=299) => Ok(()),
+        _ => Err(ConnectError::ProxyRefused {
+            proxy: proxy_name,
+            target: authority,
+            answer: status_line,
+        }),
+    }
 }
 
 async fn resolve(host: &str, port: u16) -> Result<SocketAddr, ConnectError> {
@@ -73,9 +134,14 @@ pub async fn connect(
     target: &Target,
     tls: &TlsConnector,
 ) -> Result<(RawStream, ConnectionInfo), ConnectError> {
-    let addr = resolve(&target.host, target.port).await?;
+    // Through a proxy, the times and the address are the proxy's, as curl reports them.
+    let (host, port) = match &target.proxy {
+        Some(proxy) => (&proxy.host, proxy.port),
+        None => (&target.host, target.port),
+    };
+    let addr = resolve(host, port).await?;
     let dns_done = Instant::now();
-    let tcp = TcpStream::connect(addr)
+    let mut tcp = TcpStream::connect(addr)
         .await
         .map_err(|source| ConnectError::Connect { addr, source })?;
     let _ = tcp.set_nodelay(true);
@@ -90,6 +156,9 @@ pub async fn connect(
             h2: false,
         };
         return Ok((RawStream::Plain(tcp), info));
+    }
+    if let Some(proxy) = &target.proxy {
+        tunnel(&mut tcp, proxy, target).await?;
     }
     let bare = target.host.trim_start_matches('[').trim_end_matches(']');
     let name = ServerName::try_from(bare.to_owned())

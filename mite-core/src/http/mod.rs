@@ -14,6 +14,7 @@ mod error;
 mod h1;
 mod metrics;
 mod pool;
+mod proxy;
 mod request;
 mod response;
 mod runtime;
@@ -27,6 +28,7 @@ pub use curl::{shell_quote, CurlRequest};
 pub use defaults::{check_body_options, RequestDefaults, RequestOptionError, DEFAULT_TIMEOUT};
 pub use error::{HttpError, HttpErrorKind};
 pub use metrics::http_metrics_fields;
+pub use proxy::{Proxy, ProxyChoice, ProxyError};
 pub use request::{Body, RequestSpec};
 pub use response::{charset_of, Exchange, ResponseData, SentHeaders, Timings};
 pub use runtime::{

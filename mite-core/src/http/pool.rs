@@ -172,6 +172,7 @@ mod tests {
             host: Arc::from("127.0.0.1"),
             port: listener.local_addr().unwrap().port(),
             runtime: 0,
+            proxy: None,
         };
         let tls = TlsConnector::from(Arc::new(
             client_config(&crate::http::Verify::Default, None).unwrap(),

@@ -4,6 +4,7 @@ use std::time::Duration;
 use bytes::Bytes;
 use http::HeaderMap;
 
+use super::proxy::ProxyChoice;
 use super::trust::Verify;
 
 /// A request body and the content type it implies unless the caller set one.
@@ -78,6 +79,8 @@ pub struct RequestSpec {
     /// The whole exchange, redirects included, must finish within this.
     pub timeout: Duration,
     pub verify: Verify,
+    /// `proxy=`, else the environment's proxies.
+    pub proxy: ProxyChoice,
     /// `cert=(keyfile, certfile)`.
     pub client_cert: Option<(String, String)>,
 }
@@ -94,6 +97,7 @@ impl RequestSpec {
             max_redirects: 5,
             timeout: Duration::from_secs(30),
             verify: Verify::Default,
+            proxy: ProxyChoice::FromEnvironment,
             client_cert: None,
         }
     }

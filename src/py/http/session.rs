@@ -26,7 +26,7 @@ use crate::py::convert::{to_arc_str, to_py, to_value};
 use mite_core::bus::BusSender;
 use mite_core::http::{
     check_body_options, http_metrics_fields, Body, CookieJar, Exchange, HttpClient,
-    HttpClientConfig, RequestDefaults, RequestSpec, Verify,
+    HttpClientConfig, Proxy, ProxyChoice, RequestDefaults, RequestSpec, Verify,
 };
 use mite_core::messages::{keys, to_json, Envelope, Message, Value};
 
@@ -80,6 +80,22 @@ struct RequestArgs<'a, 'py> {
     max_redirects: u32,
     timeout: Option<f64>,
     verify: Option<&'a Bound<'py, PyAny>>,
+    proxy: Option<&'a Bound<'py, PyAny>>,
+}
+
+/// `proxy=`: a proxy URL for this request whatever its scheme, or `""` for none (the
+/// environment's `http_proxy` and the like are then not used).
+fn proxy_option(value: &Bound<'_, PyAny>) -> Result<ProxyChoice, BindingError> {
+    let shown = || value.repr().map_or_else(|_| "?".into(), |r| r.to_string());
+    let text: String = value
+        .extract()
+        .map_err(|_| BindingError::BadProxy(shown()))?;
+    if text.trim().is_empty() {
+        return Ok(ProxyChoice::Direct);
+    }
+    Proxy::parse(text.trim())
+        .map(|proxy| ProxyChoice::Via(Arc::new(proxy)))
+        .map_err(|e| BindingError::BadProxy(e.to_string()))
 }
 
 /// `verify=`: True, False, or the path (str or os.PathLike) of a CA bundle file or directory,
@@ -193,6 +209,10 @@ impl HttpSession {
             Some(value) => verify_option(value)?,
             None if defaults.verify_tls => Verify::Default,
             None => Verify::Off,
+        };
+        spec.proxy = match args.proxy {
+            Some(value) if !value.is_none() => proxy_option(value)?,
+            _ => ProxyChoice::FromEnvironment,
         };
         Ok((spec, raw_body))
     }
@@ -461,7 +481,8 @@ macro_rules! http_methods {
             $(
                 #[pyo3(signature = (
                     url, *, headers=None, cookies=None, auth=None, data=None, json=None,
-                    cert=None, allow_redirects=true, max_redirects=5, timeout=None, verify=None
+                    cert=None, allow_redirects=true, max_redirects=5, timeout=None, verify=None,
+                    proxy=None
                 ))]
                 #[allow(clippy::too_many_arguments)]
                 fn $name(
@@ -477,10 +498,11 @@ macro_rules! http_methods {
                     max_redirects: u32,
                     timeout: Option<f64>,
                     verify: Option<&Bound<'_, PyAny>>,
+                    proxy: Option<&Bound<'_, PyAny>>,
                 ) -> PyResult<Py<NativeFuture>> {
                     Self::submit(slf, $method, RequestArgs {
                         url, headers, cookies, auth, data, json, cert,
-                        allow_redirects, max_redirects, timeout, verify,
+                        allow_redirects, max_redirects, timeout, verify, proxy,
                     })
                 }
             )*
