@@ -1310,6 +1310,76 @@ def test_log_level_debug_logs_every_message(mite_project):
     assert any("[txn]" in line for line in debug_messages)
 
 
+CAPPED = """
+    import asyncio
+
+    from mite.scenario import StopVolumeModel
+    from observe import observe
+
+    running = 0
+
+    async def journey(ctx):
+        global running
+        running += 1
+        observe(running=running)
+        await asyncio.sleep(0.1)
+        running -= 1
+
+    def volume(start, end):
+        if start > 1.5:
+            raise StopVolumeModel
+        return 10
+
+    def scenario():
+        return [("capped:journey", None, volume)]
+    """
+
+
+def test_runner_max_journeys_caps_a_test_runs_concurrent_journeys(mite_project):
+    mite_project.write("capped.py", CAPPED)
+    result = mite_project.run("scenario", "test", "capped:scenario", "--runner-max-journeys=3")
+    assert result.returncode == 0, result.stderr
+    most = max(o["running"] for o in mite_project.observed())
+    assert most == 3, most
+    # Without the cap the volume model's 10 run at once.
+    (mite_project.path / "observed.jsonl").unlink(missing_ok=True)
+    result = mite_project.run("scenario", "test", "capped:scenario")
+    assert max(o["running"] for o in mite_project.observed()) == 10
+
+
+@pytest.mark.parametrize(
+    "args, line",
+    [
+        (
+            ["duplicator", "--message-backend=nanomsg", "tcp://127.0.0.1:1"],
+            "--message-backend: nanomsg is not supported by mite-rs; ZMQ (the default) is",
+        ),
+        (
+            ["runner", "--message-backend=zmq"],
+            '--message-backend: unsupported backend "zmq" (the one backend is ZMQ)',
+        ),
+        (
+            ["scenario", "test", "capped:scenario", "--sleep-time=2"],
+            "--sleep-time applies to har only, which mite-rs does not have yet",
+        ),
+        (
+            ["scenario", "test", "capped:scenario", "--min-loop-delay=0.1"],
+            "--min-loop-delay applies to runner (and scenario test --runners N) only",
+        ),
+        (
+            ["runner", "--min-loop-delay=-1"],
+            "--min-loop-delay must be a number of seconds, 0 or more, not -1",
+        ),
+    ],
+    ids=["nanomsg", "unknown-backend", "sleep-time", "min-loop-delay", "negative-delay"],
+)
+def test_options_of_other_commands_and_bad_backends_are_one_line(mite_project, args, line):
+    mite_project.write("capped.py", CAPPED)
+    result = mite_project.run(*args, timeout=30)
+    assert result.returncode == 1, result.stderr
+    assert result.error_lines == [f"mite: error: {line}"], result.stderr
+
+
 def test_version_prints_the_installed_version_and_exits_0(mite_project):
     result = mite_project.run("--version", timeout=10)
 

@@ -186,7 +186,9 @@ def test_peers_that_are_not_runners_are_refused_with_one_line(tmp_path, context)
         code, _out, err = stop(duplicator, signal.SIGTERM)
     assert code == 143, err
     assert err.count("refused a connection") == 1, err
-    assert "refused connections: 3 in all" in err, err
+    # libzmq reconnects a refused socket (every 100 ms), so there are at least three.
+    refused = re.search(r"refused connections: (\d+) in all", err)
+    assert refused and int(refused.group(1)) >= 3, err
     assert "does not speak ZMTP" in err or "a PULL socket takes only PUSH peers" in err, err
 
 

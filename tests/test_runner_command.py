@@ -86,7 +86,7 @@ def project(tmp_path):
     return tmp_path
 
 
-def run_runner(project, controller, messages, timeout=60, max_loop_delay=0.2):
+def run_runner(project, controller, messages, timeout=60, max_loop_delay=0.2, extra=()):
     return subprocess.run(
         [
             sys.executable,
@@ -96,6 +96,7 @@ def run_runner(project, controller, messages, timeout=60, max_loop_delay=0.2):
             f"--controller-socket={controller}",
             f"--message-socket={messages}",
             f"--max-loop-delay={max_loop_delay}",
+            *extra,
         ],
         cwd=project,
         capture_output=True,
@@ -175,6 +176,39 @@ def test_journeys_without_datapool_items_are_refilled_as_they_finish(project):
     assert len(work_requests) >= 5
     # Not one request waited for the loop delay (the first one neither).
     assert elapsed < 20, elapsed
+
+
+class TimedRequests(list):
+    """A controller's request log that notes when each request arrived."""
+
+    def __init__(self):
+        super().__init__()
+        self.times = []
+
+    def append(self, request):
+        self.times.append(time.monotonic())
+        super().append(request)
+
+
+def test_min_loop_delay_spaces_a_runners_requests(project):
+    items = [(1, None, "scripted:brief", None) for _ in range(8)]
+    controller = ScriptedController(items)
+    log = controller.requests = TimedRequests()  # before the runner starts asking
+    messages = f"tcp://127.0.0.1:{free_port()}"
+    pull, context, received, drain = collect(messages)
+    try:
+        result = run_runner(project, controller.address, messages, extra=["--min-loop-delay=0.3"])
+        drain()
+    finally:
+        controller.close()
+        pull.close()
+        context.term()
+    assert result.returncode == 0, result.stderr
+    assert sum(m["type"] == "brief" for m in received) == 8
+    work = [t for t, (kind, _) in zip(log.times, log, strict=True) if kind == 2]
+    gaps = [later - earlier for earlier, later in zip(work, work[1:], strict=False)]
+    # (The last one, which reports the last journeys before bye, goes at once.)
+    assert len(gaps) >= 3 and min(gaps[:-1]) >= 0.28, gaps
 
 
 class StandingController(ScriptedController):

@@ -67,6 +67,18 @@ fn run(py: Python<'_>, cli: Cli) -> Result<i32, Fatal> {
             "--runners applies to scenario test only".into(),
         ));
     }
+    if cli.options.sleep_time.is_some() {
+        return Err(Fatal::Message(
+            "--sleep-time applies to har only, which mite-rs does not have yet".into(),
+        ));
+    }
+    let runs_runners = matches!(cli.command, Command::Runner)
+        || (matches!(cli.command, Command::Scenario(_)) && cli.options.runners.count() != 1);
+    if cli.options.min_loop_delay.is_some() && !runs_runners {
+        return Err(Fatal::Message(
+            "--min-loop-delay applies to runner (and scenario test --runners N) only".into(),
+        ));
+    }
     if cli.options.logging_webhook.is_some() && !matches!(cli.command, Command::Controller { .. }) {
         return Err(Fatal::Message(
             "--logging-webhook applies to controller only".into(),
@@ -435,6 +447,7 @@ fn run_scenarios(
             debug: options.debugging,
             use_asyncio_tasks: options.asyncio_tasks,
             grace_period: super::command_support::grace_period(options)?,
+            max_journeys: options.runner_max_journeys.as_ref().map(|n| n.value),
         },
         ControllerLink::Local(controller),
         scenarios,

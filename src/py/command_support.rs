@@ -8,7 +8,7 @@ use pyo3::types::PyDict;
 
 use crate::errors::one_line;
 use mite_core::bus::processors::CollectorFilter;
-use mite_core::cli::Options;
+use mite_core::cli::{Num, Options};
 use mite_core::logging::{self, LogLevel, UnknownLogLevel};
 
 /// Why a command stopped before its run could finish normally.
@@ -19,15 +19,33 @@ pub enum Fatal {
     Interrupted,
 }
 
+/// `--message-backend`, which the distributed components check as mite's do: `ZMQ` is the
+/// only one (mite's `nanomsg` backend needs a library mite itself cannot load).
+pub fn message_backend(options: &Options) -> Result<(), String> {
+    match options.message_backend.as_str() {
+        "ZMQ" => Ok(()),
+        "nanomsg" => Err(
+            "--message-backend: nanomsg is not supported by mite-rs; ZMQ (the default) is".into(),
+        ),
+        other => Err(format!(
+            "--message-backend: unsupported backend {other:?} (the one backend is ZMQ)"
+        )),
+    }
+}
+
 /// `--grace-period`: seconds, zero or more.
 pub fn grace_period(options: &Options) -> Result<f64, Fatal> {
-    let seconds = options.grace_period.value;
-    if seconds.is_finite() && seconds >= 0.0 {
-        Ok(seconds)
+    seconds("--grace-period", &options.grace_period)
+}
+
+/// An option's seconds, zero or more.
+pub fn seconds(option: &str, value: &Num<f64>) -> Result<f64, Fatal> {
+    if value.value.is_finite() && value.value >= 0.0 {
+        Ok(value.value)
     } else {
         Err(Fatal::Message(format!(
-            "--grace-period must be a number of seconds, 0 or more, not {}",
-            options.grace_period.text
+            "{option} must be a number of seconds, 0 or more, not {}",
+            value.text
         )))
     }
 }

@@ -24,6 +24,7 @@ pub fn run(py: Python<'_>, command: &Command, options: &Options) -> Result<i32, 
         .map_err(|e: UnknownLogLevel| format!("--log-level: {e}"))?;
     logging::init(level);
     add_working_directory(py, options)?;
+    super::command_support::message_backend(options)?;
     for (option, address) in addresses(command, options) {
         wire::check_endpoint(address).map_err(|e| format!("{option}: {e}"))?;
     }

@@ -22,6 +22,7 @@ use mite_core::wire::{check_endpoint, Forwarder, StopSignals};
 
 pub fn run(py: Python<'_>, options: &Options, spec: &str) -> Result<i32, Fatal> {
     prepare_command(py, options)?;
+    super::command_support::message_backend(options).map_err(Fatal::Message)?;
     for (option, address) in [
         ("--controller-socket", &options.controller_socket),
         ("--message-socket", &options.message_socket),

@@ -16,6 +16,7 @@ use mite_core::wire::{check_endpoint, Forwarder};
 
 pub fn run(py: Python<'_>, options: &Options) -> Result<i32, Fatal> {
     prepare_command(py, options)?;
+    super::command_support::message_backend(options).map_err(Fatal::Message)?;
     check_endpoint(&options.message_socket)
         .map_err(|e| Fatal::Message(format!("--message-socket: {e}")))?;
     let forwarder = Forwarder::connect(&options.message_socket)
@@ -23,6 +24,10 @@ pub fn run(py: Python<'_>, options: &Options) -> Result<i32, Fatal> {
     let (controller, hello) = RemoteController::connect(
         &options.controller_socket,
         options.runner_max_journeys.as_ref().map(|n| n.value),
+        match &options.min_loop_delay {
+            Some(delay) => super::command_support::seconds("--min-loop-delay", delay)?,
+            None => 0.0,
+        },
         options.max_loop_delay.value,
     )
     .map_err(|e| Fatal::Message(e.0))?;
@@ -45,6 +50,7 @@ pub fn run(py: Python<'_>, options: &Options) -> Result<i32, Fatal> {
             debug: options.debugging,
             use_asyncio_tasks: options.asyncio_tasks,
             grace_period: super::command_support::grace_period(options)?,
+            max_journeys: options.runner_max_journeys.as_ref().map(|n| n.value),
         },
         ControllerLink::Remote(controller),
         Vec::new(),

@@ -160,9 +160,10 @@ pub struct Options {
     /// Seconds between volume model evaluations.
     #[arg(long, global = true, value_name = "SECONDS", default_value = "1")]
     pub max_loop_delay: Num<f64>,
-    /// Accepted for compatibility; mite does not use it either.
-    #[arg(long, global = true, value_name = "SECONDS", default_value = "0")]
-    pub min_loop_delay: Num<f64>,
+    /// `runner`: the fewest seconds between two requests to the controller (mite accepts it
+    /// and uses it nowhere).
+    #[arg(long, global = true, value_name = "SECONDS")]
+    pub min_loop_delay: Option<Num<f64>>,
     #[arg(long, global = true, value_name = "NUMBER")]
     pub runner_max_journeys: Option<Num<u64>>,
     #[arg(
@@ -262,8 +263,9 @@ pub struct Options {
         default_value = "recorder-data"
     )]
     pub recorder_dir: String,
-    #[arg(long, global = true, value_name = "SLEEP", default_value = "1")]
-    pub sleep_time: String,
+    /// `har`: seconds between requests in the journey it writes (mite-rs has no `har` yet).
+    #[arg(long, global = true, value_name = "SLEEP")]
+    pub sleep_time: Option<String>,
     #[arg(long, global = true, value_name = "URL")]
     pub logging_webhook: Option<String>,
     /// Comma-separated `module:Class` message processors.
@@ -374,7 +376,14 @@ impl Options {
             ("--add-to-config".into(), List(self.add_to_config.clone())),
             ("--spawn-rate".into(), text(&self.spawn_rate.text)),
             ("--max-loop-delay".into(), text(&self.max_loop_delay.text)),
-            ("--min-loop-delay".into(), text(&self.min_loop_delay.text)),
+            (
+                "--min-loop-delay".into(),
+                text(
+                    self.min_loop_delay
+                        .as_ref()
+                        .map_or("0", |n| n.text.as_str()),
+                ),
+            ),
             (
                 "--runner-max-journeys".into(),
                 optional(&self.runner_max_journeys.as_ref().map(|n| n.text.clone())),
@@ -416,7 +425,10 @@ impl Options {
             ("--collector-roll".into(), text(&self.collector_roll.text)),
             ("--collector-use-json".into(), Flag(self.collector_use_json)),
             ("--recorder-dir".into(), text(&self.recorder_dir)),
-            ("--sleep-time".into(), text(&self.sleep_time)),
+            (
+                "--sleep-time".into(),
+                text(self.sleep_time.as_deref().unwrap_or("1")),
+            ),
             ("--logging-webhook".into(), optional(&self.logging_webhook)),
             (
                 "--message-processors".into(),

@@ -41,6 +41,9 @@ pub struct RemoteController {
     max_work: Option<u64>,
     /// Seconds between requests when nothing finished (`--max-loop-delay`).
     max_wait: f64,
+    /// The fewest seconds between two requests (`--min-loop-delay`, at least
+    /// [`MIN_REQUEST_INTERVAL`]).
+    min_wait: f64,
     /// Granted work the runner has not taken yet (it takes a bounded number per call).
     queued: VecDeque<WorkItem>,
     running: BTreeMap<ScenarioId, u64>,
@@ -65,9 +68,12 @@ pub struct RemoteController {
 
 impl RemoteController {
     /// Connects to the controller at `address` and says hello.
+    /// `min_wait` (`--min-loop-delay`) and `max_wait` (`--max-loop-delay`) bound the
+    /// seconds between two work requests.
     pub fn connect(
         address: &str,
         max_work: Option<u64>,
+        min_wait: f64,
         max_wait: f64,
     ) -> Result<(RemoteController, HelloReply), Failure> {
         check_endpoint(address).map_err(|e| Failure(format!("--controller-socket: {e}")))?;
@@ -83,7 +89,8 @@ impl RemoteController {
             address: address.to_owned(),
             runner_id: 0,
             max_work,
-            max_wait: max_wait.max(MIN_REQUEST_INTERVAL),
+            min_wait: min_wait.max(MIN_REQUEST_INTERVAL),
+            max_wait: max_wait.max(min_wait).max(MIN_REQUEST_INTERVAL),
             queued: VecDeque::new(),
             running: BTreeMap::new(),
             completed: Vec::new(),
@@ -258,7 +265,7 @@ impl RemoteController {
     fn request_due(&self, now: f64) -> bool {
         let since = now - self.last_request;
         let early = self.finished_since_request > 0 || self.standing_expired(now);
-        since >= self.max_wait || (early && since >= MIN_REQUEST_INTERVAL)
+        since >= self.max_wait || (early && since >= self.min_wait)
     }
 
     fn standing_expired(&self, now: f64) -> bool {
@@ -362,13 +369,10 @@ impl RemoteController {
         let mut next = if self.finished_since_request == 0 {
             self.last_request + self.max_wait
         } else {
-            self.last_request + MIN_REQUEST_INTERVAL
+            self.last_request + self.min_wait
         };
         if !self.standing.is_empty() {
-            next = next.min(
-                self.standing_until
-                    .max(self.last_request + MIN_REQUEST_INTERVAL),
-            );
+            next = next.min(self.standing_until.max(self.last_request + self.min_wait));
         }
         next.max(now)
     }

@@ -148,6 +148,9 @@ fn runner_args(options: &Options, controller: &str, messages: &str) -> Vec<Strin
         format!("--max-loop-delay={}", options.max_loop_delay.text),
         format!("--grace-period={}", options.grace_period.text),
     ];
+    if let Some(delay) = &options.min_loop_delay {
+        args.push(format!("--min-loop-delay={}", delay.text));
+    }
     if let Some(n) = &options.runner_max_journeys {
         args.push(format!("--runner-max-journeys={}", n.text));
     }

@@ -59,6 +59,8 @@ pub struct RunnerOptions {
     pub use_asyncio_tasks: bool,
     /// Seconds running journeys get to finish after an interrupt (`--grace-period`).
     pub grace_period: f64,
+    /// The most journeys this runner runs at once (`--runner-max-journeys`).
+    pub max_journeys: Option<u64>,
 }
 
 /// A journey being run: its task, and its scenario (to say what an interrupt waits for).
@@ -186,6 +188,7 @@ pub struct Runner {
     debug: bool,
     use_asyncio_tasks: bool,
     grace_period: f64,
+    max_journeys: Option<u64>,
     base_context: GilShared<RefCell<Option<Py<PyAny>>>>,
     done_future: Py<PyAny>,
     started: Instant,
@@ -252,6 +255,7 @@ impl Runner {
                 debug: options.debug,
                 use_asyncio_tasks: options.use_asyncio_tasks,
                 grace_period: options.grace_period,
+                max_journeys: options.max_journeys,
                 base_context: GilShared::new(RefCell::new(None)),
                 done_future,
                 started: Instant::now(),

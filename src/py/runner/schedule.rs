@@ -15,6 +15,15 @@ impl Runner {
     fn request_work(slf: &Bound<'_, Self>, now: f64, at_most: usize) -> Vec<WorkItem> {
         let this = slf.borrow();
         let py = slf.py();
+        // `--runner-max-journeys`: what is running counts against the cap.
+        let at_most = match this.max_journeys {
+            Some(max) => {
+                let running = this.state.borrow().running.len() as u64;
+                at_most.min(max.saturating_sub(running) as usize)
+            }
+            None => at_most,
+        };
+        // Asked even for none: a remote controller hears from the runner with each request.
         let result = {
             let mut state = this.state.borrow_mut();
             let runner = state.runner_id;
