@@ -1465,3 +1465,34 @@ def test_signal_cancels_the_running_journeys(interrupted_run):
     events = [o["event"] for o in project.observed()]
     assert events.count("started") == 3
     assert events.count("cancelled") == 3
+
+
+@pytest.mark.parametrize(
+    "args, line",
+    [
+        (["stats", "--volume=2"], "--volume applies to journey test only"),
+        (
+            ["--collector-dir=x", "recorder"],
+            "--collector-dir applies to scenario test, journey test|run and collector only",
+        ),
+        (["cat", "--report", "f"], "--report applies to scenario test and journey test|run only"),
+    ],
+)
+def test_an_option_a_command_does_not_use_is_one_line(mite_project, args, line):
+    result = mite_project.run(*args, timeout=30)
+    assert result.returncode == 1, result.stderr
+    assert result.error_lines == [f"mite: error: {line}"], result.stderr
+
+
+def test_each_commands_help_lists_only_its_own_options_under_headings(mite_project):
+    result = mite_project.run("duplicator", "--help", timeout=30)
+    assert result.returncode == 0, result.stderr
+    text = result.stdout
+    assert "Usage: mite duplicator" in text and "OUT_SOCKET" in text
+    assert "Distributed:" in text and "--message-socket" in text
+    for other in ["--volume", "--report", "--spawn-rate", "--collector-dir", "Load:"]:
+        assert other not in text, text
+    top = mite_project.run("--help", timeout=30).stdout
+    for command in ["scenario", "journey", "controller", "runner", "prometheus_exporter", "cat"]:
+        assert command in top
+    assert "--spawn-rate" not in top and "mite COMMAND --help" in top

@@ -355,7 +355,12 @@ class MiteRsDistributed(MiteRsWith):
     def launch(self, target):
         launch = super().launch(target)
         mite = [str(a) for a in self.mite]
-        scenario_args = [str(a) for a in launch.argv[len(mite) + 2 :]]  # after `scenario test`
+        # After `scenario test`: the scenario and the options a controller takes (the output
+        # options belong to the in-process run; a controller refuses them).
+        output = ("--hide-constant-logs", "--recorder-dir=", "--max-errors-threshold=")
+        scenario_args = [
+            str(a) for a in launch.argv[len(mite) + 2 :] if not str(a).startswith(output)
+        ]
         split = [] if self.others_cpu is None else [f"--others-cpu={self.others_cpu}"]
         argv = [self.python, BENCH / "harness" / "cluster.py", *split, *mite, "--", *scenario_args]
         return Launch(argv, launch.env, launch.cwd)

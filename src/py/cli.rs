@@ -56,17 +56,8 @@ pub fn cli_main(py: Python<'_>, argv: Vec<String>) -> i32 {
 }
 
 fn run(py: Python<'_>, cli: Cli) -> Result<i32, Fatal> {
-    let runs_a_test = matches!(cli.command, Command::Scenario(_) | Command::Journey(_));
-    if cli.options.prometheus_address.is_some() && !runs_a_test {
-        return Err(Fatal::Message(
-            "--prometheus-address applies to scenario test and journey test|run only".into(),
-        ));
-    }
-    if cli.options.runners.count() != 1 && !matches!(cli.command, Command::Scenario(_)) {
-        return Err(Fatal::Message(
-            "--runners applies to scenario test only".into(),
-        ));
-    }
+    // Options given to a command that does not use them were refused while parsing
+    // (mite_core::cli::scope); these two depend on more than the command.
     if cli.options.sleep_time.is_some() {
         return Err(Fatal::Message(
             "--sleep-time applies to har only, which mite-rs does not have yet".into(),
@@ -77,11 +68,6 @@ fn run(py: Python<'_>, cli: Cli) -> Result<i32, Fatal> {
     if cli.options.min_loop_delay.is_some() && !runs_runners {
         return Err(Fatal::Message(
             "--min-loop-delay applies to runner (and scenario test --runners N) only".into(),
-        ));
-    }
-    if cli.options.logging_webhook.is_some() && !matches!(cli.command, Command::Controller { .. }) {
-        return Err(Fatal::Message(
-            "--logging-webhook applies to controller only".into(),
         ));
     }
     let test = match &cli.command {

@@ -1,11 +1,14 @@
 //! The `mite` command line: mite's commands and options (spec §3.1-§3.2), parsed with clap.
 //!
-//! As with mite's `[options]`, every option is accepted by every command. Parsing is pure
-//! Rust; running a command needs Python and lives in the bindings.
+//! As with mite's `[options]`, every option is parsed with every command; one given to a
+//! command that does not use it is one line and exit 1 ([`scope`]), and each command's help
+//! lists only its own options. Parsing is pure Rust; running a command needs Python and lives
+//! in the bindings.
 
 mod config_pairs;
 mod journey_scenario;
 mod options;
+pub mod scope;
 
 pub use config_pairs::{config_pairs, ConfigPairError};
 pub use journey_scenario::{journey_scenario, JourneyFeed, JourneyScenario};
@@ -13,7 +16,10 @@ pub use options::{
     Command, JourneyCommand, Num, OptionValue, Options, RunnerCount, ScenarioCommand,
 };
 
-use clap::Parser;
+use clap::parser::ValueSource;
+use clap::{CommandFactory, FromArgMatches, Parser};
+
+use scope::{scope, CommandKind};
 
 /// mite-rs: the mite load tester on a Rust core.
 #[derive(Debug, Parser)]
@@ -40,19 +46,112 @@ pub enum Parsed {
     },
 }
 
-/// Parses `argv` (program name first). Usage errors exit 1, as mite's docopt does.
-pub fn parse(argv: &[String]) -> Parsed {
-    match Cli::try_parse_from(argv) {
-        Ok(cli) => Parsed::Run(Box::new(cli)),
-        Err(e) => {
-            let code = if e.use_stderr() { 1 } else { 0 };
-            Parsed::Exit {
-                text: e.render().to_string(),
-                code,
-                to_stderr: e.use_stderr(),
-            }
+/// The help `argv` asks for (`-h`/`--help`): for a command, its own arguments and only the
+/// options it uses, under their headings; above the commands, the commands alone.
+fn help(argv: &[String]) -> Option<String> {
+    if !argv.iter().skip(1).any(|a| a == "-h" || a == "--help") {
+        return None;
+    }
+    let words: Vec<&str> = argv
+        .iter()
+        .skip(1)
+        .map(String::as_str)
+        .filter(|a| !a.starts_with('-'))
+        .collect();
+    let root = Cli::command();
+    let kind = CommandKind::ALL
+        .into_iter()
+        .find(|kind| words.starts_with(kind.path()));
+    let Some(kind) = kind else {
+        // `mite --help`, `mite scenario --help`: the commands, without the options.
+        let mut cmd = root.after_help("Each command's options: mite COMMAND --help");
+        for (id, _) in scoped_ids(&cmd) {
+            cmd = cmd.mut_arg(id, |a| a.hide(true));
+        }
+        return match cmd.try_get_matches_from(argv) {
+            Err(e) => Some(e.render().to_string()),
+            Ok(_) => None,
+        };
+    };
+    let mut sub = &root;
+    for name in kind.path() {
+        sub = sub.find_subcommand(name)?;
+    }
+    let mut cmd = clap::Command::new(kind.usage_name())
+        .disable_help_subcommand(true)
+        .args(sub.get_arguments().cloned());
+    if let Some(about) = sub.get_about() {
+        cmd = cmd.about(about.clone());
+    }
+    for arg in root.get_arguments() {
+        let Some(scope) = arg.get_long().and_then(scope) else {
+            continue;
+        };
+        if scope.commands.contains(&kind) {
+            cmd = cmd.arg(
+                arg.clone()
+                    .global(false)
+                    .help_heading(scope.heading.title()),
+            );
         }
     }
+    Some(cmd.render_help().to_string())
+}
+
+/// The ids and long names of `cmd`'s options that [`scope`] knows.
+fn scoped_ids(cmd: &clap::Command) -> Vec<(clap::Id, String)> {
+    cmd.get_arguments()
+        .filter_map(|a| Some((a.get_id().clone(), a.get_long()?.to_owned())))
+        .filter(|(_, long)| scope(long).is_some())
+        .collect()
+}
+
+/// Parses `argv` (program name first). Usage errors exit 1, as mite's docopt does.
+pub fn parse(argv: &[String]) -> Parsed {
+    let usage_error = |e: clap::Error| {
+        let code = if e.use_stderr() { 1 } else { 0 };
+        Parsed::Exit {
+            text: e.render().to_string(),
+            code,
+            to_stderr: e.use_stderr(),
+        }
+    };
+    if let Some(text) = help(argv) {
+        return Parsed::Exit {
+            text,
+            code: 0,
+            to_stderr: false,
+        };
+    }
+    let mut cmd = Cli::command();
+    let matches = match cmd.try_get_matches_from_mut(argv) {
+        Ok(matches) => matches,
+        Err(e) => return usage_error(e),
+    };
+    let cli = match Cli::from_arg_matches(&matches) {
+        Ok(cli) => cli,
+        Err(e) => return usage_error(e.format(&mut cmd)),
+    };
+    // The global options given land in the innermost command's matches.
+    let mut innermost = &matches;
+    while let Some((_, sub)) = innermost.subcommand() {
+        innermost = sub;
+    }
+    let given: Vec<String> = innermost
+        .ids()
+        .filter(|id| innermost.value_source(id.as_str()) == Some(ValueSource::CommandLine))
+        .map(|id| id.as_str().replace('_', "-"))
+        .collect();
+    if let Some(line) =
+        scope::misplaced_option(cli.command.kind(), given.iter().map(String::as_str))
+    {
+        return Parsed::Exit {
+            text: format!("mite: error: {line}\n"),
+            code: 1,
+            to_stderr: true,
+        };
+    }
+    Parsed::Run(Box::new(cli))
 }
 
 #[cfg(test)]
@@ -182,5 +281,66 @@ mod tests {
             get("--runner-max-journeys"),
             Some(options::OptionValue::None)
         );
+    }
+
+    #[test]
+    fn every_option_has_a_scope_and_a_description() {
+        let cmd = Cli::command();
+        for arg in cmd.get_arguments() {
+            let Some(long) = arg.get_long() else { continue };
+            if long == "help" || long == "version" {
+                continue;
+            }
+            assert!(scope(long).is_some(), "--{long} has no scope");
+            assert!(arg.get_help().is_some(), "--{long} has no description");
+        }
+    }
+
+    fn exit_text(line: &str) -> (String, i32) {
+        match parse(&args(line)) {
+            Parsed::Exit { text, code, .. } => (text, code),
+            Parsed::Run(_) => panic!("{line}: ran"),
+        }
+    }
+
+    #[test]
+    fn an_option_given_to_a_command_that_does_not_use_it_is_one_line() {
+        let (text, code) = exit_text("mite stats --volume=3");
+        assert_eq!(text, "mite: error: --volume applies to journey test only\n");
+        assert_eq!(code, 1);
+        // Before the command as well as after it.
+        let (text, _) = exit_text("mite --collector-dir=x runner");
+        assert!(text.contains("--collector-dir applies to"), "{text}");
+        // Defaults are not "given".
+        run("mite stats");
+        run("mite runner --grace-period=3 --log-level=DEBUG");
+    }
+
+    #[test]
+    fn a_commands_help_lists_its_own_options_under_headings() {
+        let (text, code) = exit_text("mite runner --help");
+        assert_eq!(code, 0, "{text}");
+        for expected in [
+            "--controller-socket",
+            "--grace-period",
+            "Load:",
+            "Distributed:",
+        ] {
+            assert!(text.contains(expected), "{expected} missing from\n{text}");
+        }
+        for other in ["--volume", "--collector-dir", "--report", "Output:"] {
+            assert!(!text.contains(other), "{other} in\n{text}");
+        }
+        let (text, _) = exit_text("mite --help");
+        assert!(
+            text.contains("prometheus_exporter") && !text.contains("--spawn-rate"),
+            "{text}"
+        );
+        let (text, _) = exit_text("mite scenario test --help");
+        assert!(
+            text.contains("--report") && text.contains("--runners"),
+            "{text}"
+        );
+        assert!(!text.contains("--web-address"), "{text}");
     }
 }

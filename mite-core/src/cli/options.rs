@@ -136,6 +136,7 @@ pub struct Options {
     /// Log the top allocations (tracemalloc) every 60 seconds.
     #[arg(long, global = true)]
     pub memory_tracing: bool,
+    /// DEBUG, INFO, WARNING, ERROR or CRITICAL.
     #[arg(long, global = true, value_name = "LEVEL", default_value = "INFO")]
     pub log_level: String,
     /// Callable returning the initial config dict.
@@ -157,15 +158,16 @@ pub struct Options {
         default_value = "1000"
     )]
     pub spawn_rate: Num<f64>,
-    /// Seconds between volume model evaluations.
+    /// The most seconds between volume model evaluations, or between a runner's work requests.
     #[arg(long, global = true, value_name = "SECONDS", default_value = "1")]
     pub max_loop_delay: Num<f64>,
-    /// `runner`: the fewest seconds between two requests to the controller (mite accepts it
-    /// and uses it nowhere).
+    /// The fewest seconds between a runner's work requests (mite takes it and uses it nowhere).
     #[arg(long, global = true, value_name = "SECONDS")]
     pub min_loop_delay: Option<Num<f64>>,
+    /// The most journeys one runner (or this process) runs at once.
     #[arg(long, global = true, value_name = "NUMBER")]
     pub runner_max_journeys: Option<Num<u64>>,
+    /// The controller's REP socket (bound by `controller`, connected by `runner`).
     #[arg(
         long,
         global = true,
@@ -173,6 +175,7 @@ pub struct Options {
         default_value = "tcp://127.0.0.1:14301"
     )]
     pub controller_socket: String,
+    /// Where runners and the controller push their messages (the duplicator binds it).
     #[arg(
         long,
         global = true,
@@ -180,6 +183,7 @@ pub struct Options {
         default_value = "tcp://127.0.0.1:14302"
     )]
     pub message_socket: String,
+    /// The duplicator output `collector` reads from.
     #[arg(
         long,
         global = true,
@@ -187,6 +191,7 @@ pub struct Options {
         default_value = "tcp://127.0.0.1:14303"
     )]
     pub collector_socket: String,
+    /// The duplicator output `stats` reads from.
     #[arg(
         long,
         global = true,
@@ -194,6 +199,7 @@ pub struct Options {
         default_value = "tcp://127.0.0.1:14304"
     )]
     pub stats_in_socket: String,
+    /// Where `stats` sends its dumps (the exporter binds it).
     #[arg(
         long,
         global = true,
@@ -201,10 +207,13 @@ pub struct Options {
         default_value = "tcp://127.0.0.1:14305"
     )]
     pub stats_out_socket: String,
+    /// Comma-separated stats processors to use (entry points of `mite_stats`).
     #[arg(long, global = true, value_name = "PROCESSORS")]
     pub stats_include_processors: Option<String>,
+    /// Comma-separated stats processors to leave out.
     #[arg(long, global = true, value_name = "PROCESSORS")]
     pub stats_exclude_processors: Option<String>,
+    /// The duplicator output `recorder` reads from.
     #[arg(
         long,
         global = true,
@@ -218,6 +227,7 @@ pub struct Options {
     /// Concurrency for `journey test`.
     #[arg(long, global = true, value_name = "VOLUME", default_value = "1")]
     pub volume: Num<f64>,
+    /// Where `prometheus_exporter` serves /metrics.
     #[arg(
         long,
         global = true,
@@ -229,11 +239,13 @@ pub struct Options {
     /// `scenario test` or `journey test|run` runs (HOST defaults to 127.0.0.1). Off unless given.
     #[arg(long, global = true, value_name = "[HOST:]PORT")]
     pub prometheus_address: Option<String>,
+    /// The message transport: ZMQ (the only one).
     #[arg(long, global = true, value_name = "BACKEND", default_value = "ZMQ")]
     pub message_backend: String,
     /// Do not put the working directory first on sys.path.
     #[arg(long, global = true)]
     pub exclude_working_directory: bool,
+    /// Where the collector writes its rolling files.
     #[arg(
         long,
         global = true,
@@ -266,6 +278,7 @@ pub struct Options {
     /// `har`: seconds between requests in the journey it writes (mite-rs has no `har` yet).
     #[arg(long, global = true, value_name = "SLEEP")]
     pub sleep_time: Option<String>,
+    /// A URL the controller posts the test's start and end to.
     #[arg(long, global = true, value_name = "URL")]
     pub logging_webhook: Option<String>,
     /// Comma-separated `module:Class` message processors.
@@ -291,14 +304,19 @@ pub struct Options {
     /// Fail (exit 1) when journey errors exceed this count.
     #[arg(long, global = true, value_name = "THRESHOLD", default_value = "0")]
     pub max_errors_threshold: String,
+    /// Fail (exit 1) when the slowest response took longer, in ms (0: no check).
     #[arg(long, global = true, value_name = "THRESHOLD", default_value = "0")]
     pub max_response_time_threshold: String,
+    /// Fail (exit 1) when the mean response time is higher, in ms (0: no check).
     #[arg(long, global = true, value_name = "THRESHOLD", default_value = "0")]
     pub mean_response_time_threshold: String,
+    /// Fail (exit 1) when response times' standard deviation is higher, in ms (0: no check).
     #[arg(long, global = true, value_name = "THRESHOLD", default_value = "0")]
     pub standard_deviation_response_time_threshold: String,
+    /// Fail (exit 1) when the req/s standard deviation is higher (0: no check).
     #[arg(long, global = true, value_name = "THRESHOLD", default_value = "0")]
     pub standard_deviation_req_sec_threshold: String,
+    /// `PERCENTILE:MS,...`: response-time percentiles to report, each failing the run above MS (0: no check).
     #[arg(
         long,
         global = true,
