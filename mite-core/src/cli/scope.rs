@@ -142,7 +142,19 @@ const LOOPS: &[CommandKind] = &[ScenarioTest, JourneyTest, JourneyRun, Controlle
 const COMPONENTS: &[CommandKind] = &[
     Controller, Runner, Duplicator, Receiver, Collector, Recorder, Stats, Exporter,
 ];
+/// The commands that import the project's Python code (journeys, processors, filters).
 const IMPORTS: &[CommandKind] = &[
+    ScenarioTest,
+    JourneyTest,
+    JourneyRun,
+    Controller,
+    Runner,
+    Receiver,
+    Collector,
+    Stats,
+];
+/// The commands that log (`cat` and `uncat` only print their output and errors).
+const LOGGING: &[CommandKind] = &[
     ScenarioTest,
     JourneyTest,
     JourneyRun,
@@ -154,8 +166,8 @@ const IMPORTS: &[CommandKind] = &[
     Recorder,
     Stats,
     Exporter,
+    DemoApp,
 ];
-const EVERY: &[CommandKind] = &CommandKind::ALL;
 
 macro_rules! scopes {
     ($($long:literal => $heading:ident, $commands:expr;)*) => {
@@ -168,7 +180,7 @@ macro_rules! scopes {
 scopes! {
     "debugging" => General, RUNS;
     "memory-tracing" => General, RUNS;
-    "log-level" => General, EVERY;
+    "log-level" => General, LOGGING;
     "exclude-working-directory" => General, IMPORTS;
     "config" => Load, PLANS;
     "add-to-config" => Load, PLANS;
