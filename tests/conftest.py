@@ -198,3 +198,16 @@ def free_port():
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         return probe.getsockname()[1]
+
+
+@pytest.fixture(scope="session")
+def original_venv():
+    """Original mite 2.11.0's virtualenv, from MITE_ORIGINAL_VENV (`.ci/run` makes it). Without
+    it the test is skipped, or fails when MITE_REQUIRE_ORIGINAL is set (as `.ci/run` does)."""
+    venv = os.environ.get("MITE_ORIGINAL_VENV")
+    if not venv or not (Path(venv) / "bin" / "mite").exists():
+        message = "original mite 2.11.0 is not installed (set MITE_ORIGINAL_VENV; .ci/run does)"
+        if os.environ.get("MITE_REQUIRE_ORIGINAL"):
+            pytest.fail(message)
+        pytest.skip(message)
+    return Path(venv)

@@ -3,46 +3,18 @@
 `proxy=`, credentials in the proxy URL, and a proxy that refuses. Each case runs in a fresh
 interpreter: the environment's proxies are read once per process."""
 
-import json
-import os
 import socket
 import socketserver
 import ssl
-import subprocess
-import sys
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
+import http_fetch
 import pytest
 
 DATA = Path(__file__).parent / "data"
 
-FETCH = """
-import asyncio, json, sys
-import mite._http_loop
-from mite import Context
-from mite._mite import http_on_loop_thread
-from mite_http import mite_http
-
-url, kwargs = sys.argv[1], json.loads(sys.argv[2])
-sent = []
-
-async def journey(ctx):
-    try:
-        response = await ctx.http.get(url, **kwargs)
-        return {"status": response.status_code, "body": response.text}
-    except Exception as e:
-        return {"error": f"{type(e).__name__}: {e}"}
-
-loop = mite._http_loop.new_event_loop() if http_on_loop_thread() else asyncio.new_event_loop()
-result = loop.run_until_complete(mite_http(journey)(Context(send_fn=sent.append, config={})))
-result["metrics"] = [
-    {k: m[k] for k in ("effective_url", "response_code", "connect_time", "total_time")}
-    for m in sent if m["type"] == "http_metrics"
-]
-print(json.dumps(result))
-"""
 
 PROXY_VARIABLES = {
     "http_proxy", "HTTP_PROXY", "https_proxy", "HTTPS_PROXY", "no_proxy", "NO_PROXY",
@@ -190,19 +162,7 @@ def proxy():
 
 
 def fetch(tmp_path, url, env=None, **kwargs):
-    script = tmp_path / "fetch.py"
-    script.write_text(FETCH)
-    environment = {k: v for k, v in os.environ.items() if k not in PROXY_VARIABLES}
-    environment.update(env or {})
-    out = subprocess.run(
-        [sys.executable, script, url, json.dumps(kwargs)],
-        env=environment,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
-    assert out.returncode == 0, out.stderr
-    return json.loads(out.stdout.strip().splitlines()[-1])
+    return http_fetch.fetch(tmp_path, url, unset=PROXY_VARIABLES, env=env, metrics=True, **kwargs)
 
 
 def test_http_proxy_takes_plain_requests_in_absolute_form(tmp_path, origin, proxy):

@@ -5,38 +5,13 @@ request), and a client certificate signed by the same CA.
 
 Each case runs in a fresh interpreter: the default roots are read once per process."""
 
-import json
-import os
 import ssl
 import subprocess
-import sys
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
+import http_fetch
 import pytest
-
-FETCH = """
-import asyncio, json, sys
-import mite._http_loop
-from mite import Context
-from mite._mite import http_on_loop_thread
-from mite_http import mite_http
-
-url, kwargs = sys.argv[1], json.loads(sys.argv[2])
-if "cert" in kwargs:
-    kwargs["cert"] = tuple(kwargs["cert"])  # (keyfile, certfile), as mite takes it
-
-async def journey(ctx):
-    try:
-        response = await ctx.http.get(url, **kwargs)
-        return {"status": response.status_code, "body": response.text}
-    except Exception as e:
-        return {"error": f"{type(e).__name__}: {e}"}
-
-loop = mite._http_loop.new_event_loop() if http_on_loop_thread() else asyncio.new_event_loop()
-result = loop.run_until_complete(mite_http(journey)(Context(send_fn=lambda m: None, config={})))
-print(json.dumps(result))
-"""
 
 
 def openssl(*args, cwd):
@@ -171,19 +146,7 @@ TRUST_VARIABLES = [
 
 
 def fetch(tmp_path, url, env=None, **kwargs):
-    script = tmp_path / "fetch.py"
-    script.write_text(FETCH)
-    environment = {k: v for k, v in os.environ.items() if k not in TRUST_VARIABLES}
-    environment.update(env or {})
-    out = subprocess.run(
-        [sys.executable, script, f"{url}/", json.dumps(kwargs)],
-        env=environment,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
-    assert out.returncode == 0, out.stderr
-    return json.loads(out.stdout.strip().splitlines()[-1])
+    return http_fetch.fetch(tmp_path, f"{url}/", unset=TRUST_VARIABLES, env=env, **kwargs)
 
 
 def assert_refused(result):

@@ -5,13 +5,11 @@ and exporter, over real ZeroMQ sockets.
 The virtualenv is found through MITE_ORIGINAL_VENV (`.ci/run` makes it). Without it the tests
 are skipped, unless MITE_REQUIRE_ORIGINAL is set (as `.ci/run` does), where they fail."""
 
-import os
 import signal
 import subprocess
 import sys
 import textwrap
 import time
-from pathlib import Path
 
 import msgpack
 import pytest
@@ -43,14 +41,8 @@ def scenario():
 
 
 @pytest.fixture(scope="module")
-def original_mite():
-    venv = os.environ.get("MITE_ORIGINAL_VENV")
-    if not venv or not (Path(venv) / "bin" / "mite").exists():
-        message = "original mite 2.11.0 is not installed (set MITE_ORIGINAL_VENV; .ci/run does)"
-        if os.environ.get("MITE_REQUIRE_ORIGINAL"):
-            pytest.fail(message)
-        pytest.skip(message)
-    return Path(venv) / "bin" / "mite"
+def original_mite(original_venv):
+    return original_venv / "bin" / "mite"
 
 
 def tcp():

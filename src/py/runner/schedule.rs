@@ -280,16 +280,21 @@ impl Runner {
     /// Cancels the running journeys and gives them [`INTERRUPT_GRACE`] to finish.
     pub(super) fn cancel_now(&self, py: Python<'_>) {
         self.cancel_all(py);
-        let callback = self
-            .state
-            .borrow()
-            .force_callback
-            .as_ref()
-            .map(|c| c.clone_ref(py));
+        self.call_later(py, INTERRUPT_GRACE, |state| &state.force_callback);
+    }
+
+    /// Schedules one of the runner's loop callbacks (`pick` chooses it) `delay` seconds ahead.
+    fn call_later(
+        &self,
+        py: Python<'_>,
+        delay: f64,
+        pick: impl FnOnce(&RunnerState) -> &Option<Py<PyAny>>,
+    ) {
+        let callback = pick(&self.state.borrow()).as_ref().map(|c| c.clone_ref(py));
         if let Some(callback) = callback {
             let _ = self
                 .event_loop
-                .call_method1(py, "call_later", (INTERRUPT_GRACE, callback));
+                .call_method1(py, "call_later", (delay, callback));
         }
     }
 
@@ -376,17 +381,7 @@ impl Runner {
                 target: "mite",
                 "Received interrupt signal, stopping the test: waiting up to {grace} s for {running} running journeys to finish ({summary}); interrupt again to cancel them"
             );
-            let callback = this
-                .state
-                .borrow()
-                .grace_callback
-                .as_ref()
-                .map(|c| c.clone_ref(py));
-            if let Some(callback) = callback {
-                let _ = this
-                    .event_loop
-                    .call_method1(py, "call_later", (grace, callback));
-            }
+            this.call_later(py, grace, |state| &state.grace_callback);
         }
         drop(this);
         Self::after_change(slf);
