@@ -15,7 +15,7 @@ venv: $(PY)
 $(PY):
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
-	$(PY) -m pip install -q "maturin>=1.7,<2" "pytest>=7" msgpack ruff "mypy==2.4.1" pyzmq
+	$(PY) -m pip install -q "maturin>=1.7,<2" "pytest>=7" msgpack ruff "mypy==2.4.1" pyzmq jsonschema
 
 # What users get: a release build installed into the venv.
 install: venv
@@ -49,6 +49,7 @@ test-rust:
 # The HTTP tests run twice: with requests handed to the HTTP thread, and with the event loop's
 # thread doing its own HTTP work (what `mite` chooses on one CPU).
 test-python: venv
+	$(PY) -m pip show -q jsonschema >/dev/null 2>&1 || $(PY) -m pip install -q jsonschema
 	$(PY) -m pytest
 	MITE_HTTP_THREADS=0 $(PY) -m pytest -q tests/test_http.py tests/test_walkthrough_http.py
 
@@ -57,13 +58,13 @@ lint: install
 	$(PY) -m pip show -q mypy >/dev/null 2>&1 || $(PY) -m pip install -q "mypy==2.4.1"
 	cargo fmt --all --check
 	cargo clippy --workspace --all-targets -- -D warnings
-	$(VENV)/bin/ruff check python tests
-	$(VENV)/bin/ruff format --check python tests
+	$(VENV)/bin/ruff check python tests docs
+	$(VENV)/bin/ruff format --check python tests docs
 	$(PY) -m mypy.stubtest mite._mite --allowlist python/mite/_mite.stubtest-allowlist
 
 fmt: venv
 	cargo fmt --all
-	$(VENV)/bin/ruff format python tests
+	$(VENV)/bin/ruff format python tests docs
 
 clean:
 	rm -rf $(VENV) target

@@ -5,6 +5,7 @@ SCENARIO --config ...`, with a generator scenario of six journeys (one on a recy
 datapool) against a stub server this test starts. Every request the stub served is on
 /metrics, per journey; a Ctrl-C of the controller stops the runners."""
 
+import json
 import re
 import signal
 import subprocess
@@ -177,7 +178,10 @@ class Cluster:
             "STUB_URL": stub_url,
             "RUN_SECONDS": str(run_seconds),
         }
-        ports = {name: free_port() for name in ("controller", "message", "stats_in", "stats_out")}
+        ports = {
+            name: free_port()
+            for name in ("controller", "message", "stats_in", "stats_out", "collector_in")
+        }
         self.web_port = free_port()
         self.address = {name: f"tcp://127.0.0.1:{port}" for name, port in ports.items()}
         self.processes = {}
@@ -200,7 +204,15 @@ class Cluster:
         come first and get a moment to connect, as a duplicator output with no consumer yet
         drops what it gets (mite's too), and the counts are to match exactly."""
         a = self.address
-        self.start("duplicator", "duplicator", f"--message-socket={a['message']}", a["stats_in"])
+        self.start(
+            "duplicator",
+            "duplicator",
+            f"--message-socket={a['message']}",
+            a["stats_in"],
+            a["collector_in"],
+        )
+        # Not in the run script: a collector, whose files `mite report` reads afterwards.
+        self.start("collector", "collector", f"--collector-socket={a['collector_in']}")
         self.start(
             "stats",
             "stats",
@@ -325,6 +337,37 @@ def test_the_run_scripts_cluster_serves_every_request_on_metrics_per_journey(dem
     assert seen == expected
     for name in ("controller", "runner1", "runner2", "duplicator", "stats", "exporter"):
         assert "Traceback" not in cluster.log(name), cluster.log(name)
+
+    # The collected messages give the cluster's run summary afterwards.
+    cluster.processes["collector"].send_signal(signal.SIGINT)
+    assert cluster.wait("collector", 20) == 130, cluster.log("collector")  # stopped by Ctrl-C
+    files = [
+        str(p)
+        for p in (cluster.path / "collector_data").iterdir()
+        if p.name != "current_start_time"
+    ]
+    report = subprocess.run(
+        [sys.executable, "-m", "mite", "report", *files, "--summary-json=summary.json", "--quiet"],
+        cwd=cluster.path,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert report.returncode == 0, report.stderr
+    summary = json.loads((cluster.path / "summary.json").read_text())
+    assert summary["requests"]["count"] == sum(served.values())
+    assert summary["requests"]["by_status"] == {
+        "200": sum(served.values()) - served["get_404_journey"],
+        "404": served["get_404_journey"],
+    }
+    assert summary["test"] == "application.scenarios:quick_scenario"
+    assert summary["journeys"]["finished"] > 0
+    rows = {
+        (row["journey"].split(":")[-1], row["name"]): row["count"]
+        for row in summary["transactions"]
+    }
+    for journey in ROUTES:
+        assert rows[(journey, "__root__ :: Request")] == served[journey], journey
 
 
 def test_a_ctrl_c_of_the_controller_stops_the_runners(demo):

@@ -28,5 +28,7 @@ echo "== creating users"
 mite scenario test create_users:scenario --add-to-config=app_url:"$URL"
 echo "== signing them in for $DURATION s"
 mite scenario test my_file:walkthrough_scenario --add-to-config=app_url:"$URL" \
-    --add-to-config=duration:"$DURATION"
+    --add-to-config=duration:"$DURATION" \
+    --summary-json=walkthrough-summary.json --html-report=walkthrough-report.html
+echo "== the sign-in run's report: examples/seed/walkthrough-report.html (JSON: walkthrough-summary.json)"
 echo "== done: $(python3 -c 'import msgpack; print(sum(1 for _ in msgpack.Unpacker(open("recorder-data/users.msgpack", "rb"))))') users recorded in examples/seed/recorder-data/users.msgpack"

@@ -52,22 +52,52 @@ pub enum UncatError {
 /// A closed pipe on `out` (`mite cat FILE | head`) ends the output quietly. `keep_going` is
 /// asked every few records and before each read; `false` stops with [`CatError::Stopped`].
 pub fn cat(
-    mut input: impl Read,
+    input: impl Read,
     mut out: impl Write,
     prettify: bool,
+    keep_going: impl FnMut() -> bool,
+) -> Result<u64, CatError> {
+    let mut line = String::new();
+    let mut written = 0u64;
+    let walked = for_each_record(input, keep_going, |mut value| {
+        if prettify {
+            prettify_timestamps(&mut value);
+        }
+        line.clear();
+        line.push_str(&to_json(&value));
+        line.push('\n');
+        out.write_all(line.as_bytes())?;
+        written += 1;
+        Ok(())
+    });
+    match walked {
+        Err(CatError::Write(e)) => quiet_on_closed_pipe(e, written),
+        Err(e) => Err(e),
+        Ok(records) => match out.flush() {
+            Err(e) => quiet_on_closed_pipe(e, records),
+            Ok(()) => Ok(records),
+        },
+    }
+}
+
+/// Decodes `input`'s msgpack records one after another in bounded memory, handing each to
+/// `each` (whose I/O error stops the walk as [`CatError::Write`]); returns the records seen.
+/// `keep_going` is asked every few records and before each read.
+pub fn for_each_record(
+    mut input: impl Read,
     mut keep_going: impl FnMut() -> bool,
+    mut each: impl FnMut(Value) -> io::Result<()>,
 ) -> Result<u64, CatError> {
     let mut buf: Vec<u8> = Vec::with_capacity(READ_SIZE);
     let mut start = 0; // first byte of buf not yet decoded
     let mut offset = 0u64; // file offset of buf[start]
     let mut records = 0u64;
     let mut eof = false;
-    let mut line = String::new();
     loop {
         let mut rest = &buf[start..];
         let before = rest.len();
         match decode_value(&mut rest) {
-            Ok(mut value) => {
+            Ok(value) => {
                 let used = before - rest.len();
                 start += used;
                 offset += used as u64;
@@ -75,15 +105,7 @@ pub fn cat(
                 if records % CHECK_EVERY == 0 && !keep_going() {
                     return Err(CatError::Stopped);
                 }
-                if prettify {
-                    prettify_timestamps(&mut value);
-                }
-                line.clear();
-                line.push_str(&to_json(&value));
-                line.push('\n');
-                if let Err(e) = out.write_all(line.as_bytes()) {
-                    return quiet_on_closed_pipe(e, records);
-                }
+                each(value).map_err(CatError::Write)?;
                 continue;
             }
             Err(DecodeError::Truncated) if !eof => {}
@@ -115,10 +137,7 @@ pub fn cat(
         buf.truncate(filled + n);
         eof = n == 0;
     }
-    match out.flush() {
-        Err(e) => quiet_on_closed_pipe(e, records),
-        Ok(()) => Ok(records),
-    }
+    Ok(records)
 }
 
 fn quiet_on_closed_pipe(e: io::Error, records: u64) -> Result<u64, CatError> {

@@ -168,7 +168,9 @@ impl Collector {
                 "rotating existing current file {}",
                 current_path.display()
             );
-            log::info!(
+            // DEBUG, not mite's INFO: at mite-rs speeds a file rolls every second or so, and
+            // a line per roll would drown the console.
+            log::debug!(
                 target: LOG_TARGET,
                 "moving old current {} to {}",
                 current_path.display(),

@@ -21,4 +21,5 @@ pub mod prometheus;
 pub mod recorder;
 pub mod recorder_alias;
 pub mod stats;
+pub mod summary;
 pub mod wire;

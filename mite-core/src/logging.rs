@@ -8,6 +8,7 @@
 
 use std::io::Write;
 use std::str::FromStr;
+use std::sync::Mutex;
 
 use log::{Level, LevelFilter, Log, Metadata, Record};
 
@@ -56,12 +57,56 @@ impl Log for MiteFormatLogger {
             .to_string();
         let mut text = format_line(record, &timestamp);
         text.push('\n');
-        // One write per line, so lines from several threads never interleave mid-line.
-        let _ = std::io::stderr().lock().write_all(text.as_bytes());
+        write_stderr(&text);
     }
 
     fn flush(&self) {
         let _ = std::io::stderr().flush();
+    }
+}
+
+/// The live status line on the terminal (see `summary::StatusLine`), when one is shown:
+/// lines written to stderr clear it first and draw it again after, so they never run into it.
+static STATUS_LINE: Mutex<Option<String>> = Mutex::new(None);
+
+/// Erases the terminal's current line.
+const CLEAR_LINE: &str = "\r\x1b[2K";
+
+/// Writes `text` (whole lines) to stderr, around the status line if one is shown. One write
+/// per call, so lines from several threads never interleave mid-line.
+pub fn write_stderr(text: &str) {
+    let status = STATUS_LINE.lock().unwrap_or_else(|e| e.into_inner());
+    match &*status {
+        None => {
+            let _ = std::io::stderr().lock().write_all(text.as_bytes());
+        }
+        Some(line) => {
+            let mut out = std::io::stdout().lock();
+            let _ = out.write_all(CLEAR_LINE.as_bytes());
+            let _ = out.flush();
+            let _ = std::io::stderr().lock().write_all(text.as_bytes());
+            let _ = out.write_all(line.as_bytes());
+            let _ = out.flush();
+        }
+    }
+}
+
+/// Shows `line` as the status line on stdout (a terminal), replacing the one shown.
+pub fn show_status(line: &str) {
+    let mut status = STATUS_LINE.lock().unwrap_or_else(|e| e.into_inner());
+    let mut out = std::io::stdout().lock();
+    let _ = write!(out, "{CLEAR_LINE}{line}");
+    let _ = out.flush();
+    *status = Some(line.to_owned());
+}
+
+/// Erases the status line, if one is shown; later output starts on a clean line.
+pub fn clear_status() {
+    let mut status = STATUS_LINE.lock().unwrap_or_else(|e| e.into_inner());
+    if status.take().is_some() {
+        let mut out = std::io::stdout().lock();
+        let _ = out.write_all(CLEAR_LINE.as_bytes());
+        let _ = out.flush();
     }
 }
 

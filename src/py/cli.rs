@@ -8,12 +8,14 @@ use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyList, PyTuple};
 
 use super::command_support::{
-    add_working_directory, import_spec, py_fatal, recorder_dir, setup_logging, Fatal, PythonFilter,
+    add_working_directory, import_spec, io_text, py_fatal, recorder_dir, setup_logging, Fatal,
+    PythonFilter,
 };
 use super::controller::{ControllerLink, LocalController, ScenarioSpec};
 use super::event_loop::run_loop;
 use super::live_stats::{self, RunStats, StartError};
 use super::local_cluster;
+use super::run_summary;
 use super::runner::{RunEnd, RunnerOptions};
 use super::scenario_loading::{build_config, call_scenario, read_scenarios};
 use super::sink::MessageSink;
@@ -26,6 +28,8 @@ use mite_core::cli::{
 use mite_core::engine::SchedulerConfig;
 use mite_core::logging::{self, LogLevel, UnknownLogLevel};
 use mite_core::stats::ThresholdArgs;
+use mite_core::summary::Outcome;
+use std::sync::{Arc, OnceLock};
 
 /// `mite._mite.cli_main(argv)`: runs the command line, returns the exit code.
 #[pyfunction]
@@ -45,7 +49,7 @@ pub fn cli_main(py: Python<'_>, argv: Vec<String>) -> i32 {
             return code;
         }
     };
-    match run(py, *cli) {
+    match run(py, *cli, &argv) {
         Ok(code) => code,
         Err(Fatal::Message(message)) => {
             eprintln!("mite: error: {message}");
@@ -55,7 +59,7 @@ pub fn cli_main(py: Python<'_>, argv: Vec<String>) -> i32 {
     }
 }
 
-fn run(py: Python<'_>, cli: Cli) -> Result<i32, Fatal> {
+fn run(py: Python<'_>, cli: Cli, argv: &[String]) -> Result<i32, Fatal> {
     // Options given to a command that does not use them were refused while parsing
     // (mite_core::cli::scope); these two depend on more than the command.
     if cli.options.sleep_time.is_some() {
@@ -73,6 +77,9 @@ fn run(py: Python<'_>, cli: Cli) -> Result<i32, Fatal> {
     let test = match &cli.command {
         Command::Cat { file } => return cat_file(py, file, cli.options.prettify_timestamps),
         Command::Uncat => return uncat_stdin(py),
+        Command::Report { files } => {
+            return run_summary::report_command(py, argv, files, &cli.options)
+        }
         Command::Runner => return super::runner_command::run(py, &cli.options),
         Command::Controller { spec } => {
             return super::controller_command::run(py, &cli.options, spec)
@@ -112,7 +119,7 @@ fn run(py: Python<'_>, cli: Cli) -> Result<i32, Fatal> {
     setup_logging(py, level)
         .map_err(|e| Fatal::Message(format!("cannot configure logging: {}", one_line(py, &e))))?;
     add_working_directory(py, &cli.options).map_err(Fatal::Message)?;
-    prepare_and_run(py, &cli.options, test)
+    prepare_and_run(py, &cli.options, test, argv)
 }
 
 /// `--prometheus-address`: selects the stats and starts the `/metrics` server.
@@ -213,15 +220,6 @@ fn uncat_stdin(py: Python<'_>) -> Result<i32, Fatal> {
     }
 }
 
-/// An I/O error's text without Rust's `(os error N)` suffix.
-fn io_text(e: &std::io::Error) -> String {
-    let text = e.to_string();
-    match text.find(" (os error ") {
-        Some(at) => text[..at].to_owned(),
-        None => text,
-    }
-}
-
 /// The processors of `--message-processors`: built-in names map to the Rust processors,
 /// other classes are instantiated with mite's options dict.
 fn message_processors(py: Python<'_>, options: &Options) -> Result<Processors, Fatal> {
@@ -286,7 +284,12 @@ fn options_dict<'py>(py: Python<'py>, options: &Options) -> PyResult<Bound<'py, 
     Ok(dict)
 }
 
-fn prepare_and_run(py: Python<'_>, options: &Options, test: TestRun<'_>) -> Result<i32, Fatal> {
+fn prepare_and_run(
+    py: Python<'_>,
+    options: &Options,
+    test: TestRun<'_>,
+    argv: &[String],
+) -> Result<i32, Fatal> {
     let verdict = Verdict::new(
         &ThresholdArgs {
             max_errors: &options.max_errors_threshold,
@@ -329,24 +332,30 @@ fn prepare_and_run(py: Python<'_>, options: &Options, test: TestRun<'_>) -> Resu
         )),
         None => None,
     };
-    let bus = Bus::start(
-        processors::build(ProcessorConfig {
-            builtins,
-            recorder_dir: recorder_dir(options),
-            collector_dir: options.collector_dir.clone().into(),
-            collector_roll: options.collector_roll.value,
-            collector_use_json: options.collector_use_json,
-            collector_filter: filter.map(|f| Box::new(f) as _),
-            journey_logging: options.journey_logging,
-            hide_constant_logs: options.hide_constant_logs,
-            report: options.report,
-            live_stats,
-        })
-        .map_err(|e| Fatal::Message(e.to_string()))?,
-    )
-    .map_err(|e| Fatal::Message(format!("cannot start the message bus: {e}")))?;
+    let expected_length = Arc::new(OnceLock::new());
+    let live_summary = run_summary::live_processor(options, expected_length.clone());
+    if live_summary.shows_status() {
+        run_summary::route_python_logging(py)
+            .map_err(|e| py_fatal(py, "routing Python's logging around the status line", &e))?;
+    }
+    let mut processors = processors::build(ProcessorConfig {
+        builtins,
+        recorder_dir: recorder_dir(options),
+        collector_dir: options.collector_dir.clone().into(),
+        collector_roll: options.collector_roll.value,
+        collector_use_json: options.collector_use_json,
+        collector_filter: filter.map(|f| Box::new(f) as _),
+        journey_logging: options.journey_logging,
+        hide_constant_logs: options.hide_constant_logs,
+        report: options.report,
+        live_stats,
+    })
+    .map_err(|e| Fatal::Message(e.to_string()))?;
+    processors.push(Box::new(live_summary));
+    let bus = Bus::start(processors)
+        .map_err(|e| Fatal::Message(format!("cannot start the message bus: {e}")))?;
     let sink = MessageSink::new(bus.sender(), dict_listeners, raw_listeners);
-    let end = run_scenarios(py, options, &test, &config_manager, sink);
+    let end = run_scenarios(py, options, &test, &config_manager, sink, &expected_length);
     if let Some(stats) = &python_stats {
         if let Err(e) = stats.call_method0(py, "flush") {
             log::error!(target: "mite.stats", "Python stats: {}", one_line(py, &e));
@@ -356,18 +365,36 @@ fn prepare_and_run(py: Python<'_>, options: &Options, test: TestRun<'_>) -> Resu
     let processors = py.detach(|| bus.stop());
     // Served until every message has been counted.
     drop(server);
-    Ok(match end? {
+    let (outcome, code, evaluation, failure) = match end? {
         RunEnd::Completed => {
-            if verdict.judge(&processors) {
+            let evaluation = verdict.judge(&processors);
+            let code = if evaluation.failed() {
                 log::error!(target: "mite", "Mite test failed");
                 1
             } else {
                 0
-            }
+            };
+            (Outcome::Completed, code, Some(evaluation), None)
         }
-        RunEnd::Interrupted(code) | RunEnd::Exit(code) => code,
-        RunEnd::Failed(message) => return Err(Fatal::Message(message)),
-    })
+        RunEnd::Interrupted(code) => (Outcome::Interrupted, code, None, None),
+        RunEnd::Exit(code) => (Outcome::Failed, code, None, None),
+        RunEnd::Failed(message) => (Outcome::Failed, 1, None, Some(message)),
+    };
+    if let Some(summary) = run_summary::taken_from(&processors) {
+        let info = run_summary::run_info(
+            py,
+            argv,
+            outcome,
+            Some(code),
+            evaluation.as_ref(),
+            Some(&config_manager),
+        );
+        run_summary::SummaryOutputs::new(options).deliver(summary, &info)?;
+    }
+    match failure {
+        Some(message) => Err(Fatal::Message(message)),
+        None => Ok(code),
+    }
 }
 
 /// Reads the scenarios (calling the scenario function) and runs them to the end.
@@ -377,6 +404,7 @@ fn run_scenarios(
     test: &TestRun<'_>,
     config_manager: &Bound<'_, PyAny>,
     sink: MessageSink,
+    expected_length: &OnceLock<f64>,
 ) -> Result<RunEnd, Fatal> {
     let sink = Bound::new(py, sink).map_err(|e| py_fatal(py, "creating the message sink", &e))?;
     let scenarios = match *test {
@@ -399,6 +427,11 @@ fn run_scenarios(
             )?]
         }
     };
+    if let Some(length) =
+        run_summary::expected_length(py, &scenarios, options.delay_start_seconds.value)
+    {
+        let _ = expected_length.set(length);
+    }
     let scheduler = SchedulerConfig {
         start_delay: options.delay_start_seconds.value,
         period: options.max_loop_delay.value.max(0.001),

@@ -203,3 +203,12 @@ pub fn prepare_command(py: Python<'_>, options: &Options) -> Result<(), Fatal> {
     setup_logging(py, level).map_err(|e| py_fatal(py, "configuring logging", &e))?;
     add_working_directory(py, options).map_err(Fatal::Message)
 }
+
+/// An I/O error's text without Rust's `(os error N)` suffix.
+pub fn io_text(e: &std::io::Error) -> String {
+    let text = e.to_string();
+    match text.find(" (os error ") {
+        Some(at) => text[..at].to_owned(),
+        None => text,
+    }
+}

@@ -17,6 +17,7 @@ mod http;
 mod live_stats;
 mod local_cluster;
 mod processors;
+mod run_summary;
 mod runner;
 mod runner_command;
 mod scenario_loading;

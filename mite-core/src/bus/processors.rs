@@ -12,8 +12,8 @@ use crate::messages::{Message, Value};
 use crate::prometheus::LiveStats;
 use crate::recorder::{Recorder, RecorderOutcome, PURGE_MISSING_LOG};
 use crate::stats::{
-    format_debug_log, format_exception_log, ConsoleOptions, ConsoleStats, ThresholdArgs,
-    ThresholdError, Thresholds, HTTP_STATS_LOGGER, MSG_LOGGER,
+    format_debug_log, format_exception_log, ConsoleOptions, ConsoleStats, Evaluation,
+    ThresholdArgs, ThresholdError, Thresholds, HTTP_STATS_LOGGER, MSG_LOGGER,
 };
 
 /// Decides from a message's msgpack bytes whether the collector keeps it
@@ -266,13 +266,13 @@ impl Verdict {
         Thresholds::parse(&args).map(|thresholds| Verdict { thresholds })
     }
 
-    /// Evaluates the run: logs failures, prints the report; true if the run failed.
-    pub fn judge(&self, processors: &[Box<dyn Processor>]) -> bool {
+    /// Evaluates the run: logs failures, prints the report; `failed()` tells if it failed.
+    pub fn judge(&self, processors: &[Box<dyn Processor>]) -> Evaluation {
         let Some(console) = processors
             .iter()
             .find_map(|p| p.as_any().downcast_ref::<ConsoleProcessor>())
         else {
-            return false;
+            return Evaluation::default();
         };
         let evaluation = self.thresholds.evaluate(&console.stats, unix_time());
         for failure in &evaluation.failures {
@@ -284,7 +284,7 @@ impl Verdict {
         for failure in &evaluation.percentile_failures {
             log::error!(target: "mite", "{failure}");
         }
-        evaluation.failed()
+        evaluation
     }
 }
 
@@ -370,7 +370,7 @@ mod tests {
 
         let strict = Verdict::new(&ThresholdArgs::default(), false).unwrap();
         assert!(
-            strict.judge(&processors),
+            strict.judge(&processors).failed(),
             "one error exceeds the default threshold 0"
         );
         let lenient = Verdict::new(
@@ -381,7 +381,7 @@ mod tests {
             false,
         )
         .unwrap();
-        assert!(!lenient.judge(&processors));
+        assert!(!lenient.judge(&processors).failed());
     }
 
     #[test]

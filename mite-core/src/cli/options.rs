@@ -52,6 +52,13 @@ pub enum Command {
     },
     /// Read JSON lines on stdin and write them to stdout as msgpack.
     Uncat,
+    /// Summarise collected messages afterwards: print the summary and write --summary-json
+    /// and --html-report from collector files (msgpack or JSON lines), as a test run would.
+    Report {
+        /// Collector files (`collector_data/current` and the rolled ones), in any order.
+        #[arg(value_name = "FILE", required = true)]
+        files: Vec<String>,
+    },
     /// Share a scenario's work across runners on --controller-socket (distributed mode).
     Controller {
         /// `module:function` returning the scenario's (journey, datapool, volume model) list.
@@ -298,6 +305,16 @@ pub struct Options {
     /// Print the benchmark report at the end.
     #[arg(long, global = true)]
     pub report: bool,
+    /// No end-of-run summary, and no live status line on a terminal.
+    #[arg(long, global = true)]
+    pub quiet: bool,
+    /// Write the run's summary as JSON to PATH (docs/summary.schema.json), also when the
+    /// run is interrupted.
+    #[arg(long, global = true, value_name = "PATH")]
+    pub summary_json: Option<String>,
+    /// Write a self-contained HTML report with plots over the run's time to PATH.
+    #[arg(long, global = true, value_name = "PATH")]
+    pub html_report: Option<String>,
     /// No periodic stats lines.
     #[arg(long, global = true)]
     pub hide_constant_logs: bool,

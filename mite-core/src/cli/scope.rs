@@ -22,6 +22,7 @@ pub enum CommandKind {
     Exporter,
     Cat,
     Uncat,
+    Report,
     DemoApp,
 }
 
@@ -44,6 +45,7 @@ impl CommandKind {
             Exporter => &["prometheus_exporter"],
             Cat => &["cat"],
             Uncat => &["uncat"],
+            Report => &["report"],
             DemoApp => &["demo-app"],
         }
     }
@@ -64,11 +66,12 @@ impl CommandKind {
             Exporter => "mite prometheus_exporter",
             Cat => "mite cat",
             Uncat => "mite uncat",
+            Report => "mite report",
             DemoApp => "mite demo-app",
         }
     }
 
-    pub const ALL: [CommandKind; 14] = [
+    pub const ALL: [CommandKind; 15] = [
         ScenarioTest,
         JourneyTest,
         JourneyRun,
@@ -82,6 +85,7 @@ impl CommandKind {
         Exporter,
         Cat,
         Uncat,
+        Report,
         DemoApp,
     ];
 }
@@ -102,6 +106,7 @@ impl Command {
             Command::PrometheusExporter => Exporter,
             Command::Cat { .. } => Cat,
             Command::Uncat => Uncat,
+            Command::Report { .. } => Report,
             Command::DemoApp { .. } => DemoApp,
         }
     }
@@ -136,6 +141,8 @@ pub struct Scope {
 }
 
 const TESTS: &[CommandKind] = &[ScenarioTest, JourneyTest, JourneyRun];
+/// The commands that end with a run summary.
+const SUMMARIES: &[CommandKind] = &[ScenarioTest, JourneyTest, JourneyRun, Report];
 const RUNS: &[CommandKind] = &[ScenarioTest, JourneyTest, JourneyRun, Runner];
 const PLANS: &[CommandKind] = &[ScenarioTest, JourneyTest, JourneyRun, Controller];
 const LOOPS: &[CommandKind] = &[ScenarioTest, JourneyTest, JourneyRun, Controller, Runner];
@@ -197,6 +204,9 @@ scopes! {
     "hide-constant-logs" => Output, TESTS;
     "journey-logging" => Output, TESTS;
     "report" => Output, TESTS;
+    "quiet" => Output, SUMMARIES;
+    "summary-json" => Output, SUMMARIES;
+    "html-report" => Output, SUMMARIES;
     "benchmark-percentiles" => Output, TESTS;
     "max-errors-threshold" => Output, TESTS;
     "max-response-time-threshold" => Output, TESTS;

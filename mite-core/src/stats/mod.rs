@@ -14,4 +14,6 @@ mod table;
 
 pub use console::{ConsoleOptions, ConsoleStats, LOGGER as HTTP_STATS_LOGGER};
 pub use msg_output::{format_debug_log, format_exception_log, LOGGER as MSG_LOGGER};
-pub use report::{Evaluation, PercentileThreshold, ThresholdArgs, ThresholdError, Thresholds};
+pub use report::{
+    Check, Evaluation, PercentileThreshold, ThresholdArgs, ThresholdError, Thresholds,
+};

@@ -84,6 +84,17 @@ impl Default for Thresholds {
     }
 }
 
+/// One end-of-run check that ran, and its verdict.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Check {
+    /// The option that set it.
+    pub option: &'static str,
+    /// The limit, as the summary shows it (`0`, `500ms`, `p99 200ms`).
+    pub limit: String,
+    /// The failure text (also in [`Evaluation::failures`]), `None` if it passed.
+    pub failure: Option<String>,
+}
+
 /// The outcome of the end-of-run checks.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct Evaluation {
@@ -93,6 +104,8 @@ pub struct Evaluation {
     pub report: Option<String>,
     /// ERROR texts of the percentile checks, which mite logs after the report.
     pub percentile_failures: Vec<String>,
+    /// Every check that ran, in the order run, with its verdict.
+    pub checks: Vec<Check>,
 }
 
 impl Evaluation {
@@ -157,50 +170,87 @@ impl Thresholds {
     pub fn evaluate(&self, stats: &ConsoleStats, completed_at: f64) -> Evaluation {
         let times = &stats.response_times;
         let mut failures = Vec::new();
+        let mut checks = Vec::new();
+        // Runs one check: what it pushes onto `failures` (at most one text) is its verdict.
+        let mut check =
+            |option: &'static str, limit: String, run: &mut dyn FnMut(&mut Vec<String>)| {
+                let before = failures.len();
+                run(&mut failures);
+                checks.push(Check {
+                    option,
+                    limit,
+                    failure: failures.get(before).cloned(),
+                });
+            };
 
-        if i128::from(self.max_errors) < i128::from(stats.error_total) {
-            failures.push(format!("Error count exceeded: {}", stats.error_total));
-        }
+        check(
+            "--max-errors-threshold",
+            self.max_errors.to_string(),
+            &mut |failures| {
+                if i128::from(self.max_errors) < i128::from(stats.error_total) {
+                    failures.push(format!("Error count exceeded: {}", stats.error_total));
+                }
+            },
+        );
         // mite's figures start as the int 0, printed `0` rather than `0.0`.
         let ms = |seconds: Option<f64>| seconds.map(|s| s * 1000.0);
         if let Some(limit) = self.max_response_time_ms {
-            if let Some(text) = exceeds(ms(times.max()), limit) {
-                failures.push(format!("Max response time exceeded: {text}ms"));
-            }
+            check(
+                "--max-response-time-threshold",
+                format!("{limit}ms"),
+                &mut |failures| {
+                    if let Some(text) = exceeds(ms(times.max()), limit) {
+                        failures.push(format!("Max response time exceeded: {text}ms"));
+                    }
+                },
+            );
         }
         if let Some(limit) = self.mean_response_time_ms {
-            if let Some(text) = exceeds(ms(times.mean()), limit) {
-                failures.push(format!("Mean response time exceeded: {text}ms"));
-            }
+            check(
+                "--mean-response-time-threshold",
+                format!("{limit}ms"),
+                &mut |failures| {
+                    if let Some(text) = exceeds(ms(times.mean()), limit) {
+                        failures.push(format!("Mean response time exceeded: {text}ms"));
+                    }
+                },
+            );
         }
         if let Some(limit) = self.stdev_response_time_ms {
-            if times.len() == 1 {
-                failures.push(
-                    "Response time standard deviation could not be checked: it needs at least \
-                     two response times from closed 2-second windows, got 1"
-                        .to_owned(),
-                );
-            } else if let Some(text) = exceeds(ms(times.stdev()), limit) {
-                failures.push(format!(
-                    "Response time standard deviation exceeded: {text}ms"
-                ));
-            }
+            let option = "--standard-deviation-response-time-threshold";
+            check(option, format!("{limit}ms"), &mut |failures| {
+                if times.len() == 1 {
+                    failures.push(
+                        "Response time standard deviation could not be checked: it needs at \
+                         least two response times from closed 2-second windows, got 1"
+                            .to_owned(),
+                    );
+                } else if let Some(text) = exceeds(ms(times.stdev()), limit) {
+                    failures.push(format!(
+                        "Response time standard deviation exceeded: {text}ms"
+                    ));
+                }
+            });
         }
         if let Some(limit) = self.stdev_req_sec {
-            let rates = &stats.request_rates;
-            if stats.req_total > 0 && rates.len() < 2 {
-                failures.push(format!(
-                    "Request per second standard deviation could not be checked: it needs at \
-                     least two closed 2-second windows with requests, got {}",
-                    rates.len()
-                ));
-            } else if let Some(text) = exceeds(rates.stdev(), limit) {
-                failures.push(format!("Request per second exceeded: {text}"));
-            }
+            let option = "--standard-deviation-req-sec-threshold";
+            check(option, limit.to_string(), &mut |failures| {
+                let rates = &stats.request_rates;
+                if stats.req_total > 0 && rates.len() < 2 {
+                    failures.push(format!(
+                        "Request per second standard deviation could not be checked: it needs \
+                         at least two closed 2-second windows with requests, got {}",
+                        rates.len()
+                    ));
+                } else if let Some(text) = exceeds(rates.stdev(), limit) {
+                    failures.push(format!("Request per second exceeded: {text}"));
+                }
+            });
         }
 
         let mut evaluation = Evaluation {
             failures,
+            checks,
             ..Evaluation::default()
         };
         if !stats.options.report {
@@ -210,13 +260,22 @@ impl Thresholds {
         evaluation.report = Some(render_report(stats, &percentiles, completed_at));
         for (threshold, value) in percentiles {
             let limit = threshold.threshold_ms;
-            if limit != 0 && value * 1000.0 >= limit as f64 {
-                evaluation.percentile_failures.push(format!(
+            if limit == 0 {
+                continue;
+            }
+            let failure = (value * 1000.0 >= limit as f64).then(|| {
+                format!(
                     "Response time at {}th percentile exceeded {limit}ms: {}",
                     threshold.percentile,
                     time_unit_format(value)
-                ));
-            }
+                )
+            });
+            evaluation.checks.push(Check {
+                option: "--benchmark-percentiles",
+                limit: format!("p{} {limit}ms", threshold.percentile),
+                failure: failure.clone(),
+            });
+            evaluation.percentile_failures.extend(failure);
         }
         evaluation
     }

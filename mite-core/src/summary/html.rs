@@ -1,0 +1,352 @@
+//! `--html-report`: one self-contained HTML file. The tables are written here, so they read
+//! without scripts; the charts are drawn by the inlined `assets/report.js` from the series
+//! embedded as JSON. Nothing is fetched from the network.
+//!
+//! Cells holding a figure of the JSON summary carry it as `data-json="path"` and
+//! `data-value="raw"`, which is how the browser test checks the page against the JSON.
+
+use std::fmt::Write;
+
+use serde_json::Value as Json;
+
+use super::json::{series_json, summary_json};
+use super::run::RunSummary;
+use super::text::{duration_text, rate_text, seconds_text, thousands};
+use super::RunInfo;
+
+const CSS: &str = include_str!("assets/report.css");
+const SCRIPT: &str = include_str!("assets/report.js");
+/// Error kinds the page lists.
+const TOP_ERRORS_HTML: usize = 20;
+
+/// Text for HTML content and attribute values.
+pub(crate) fn escape(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            _ => out.push(c),
+        }
+    }
+    out
+}
+
+/// JSON for a `<script type="application/json">` element: `</` cannot end the element early.
+fn script_json(value: &Json) -> String {
+    value
+        .to_string()
+        .replace("</", "<\\/")
+        .replace("<!--", "\\u003c!--")
+}
+
+/// A cell showing `text` for the JSON summary's figure at `path`.
+fn figure(path: &str, raw: &Json, text: &str) -> String {
+    format!(
+        "<td data-json=\"{}\" data-value=\"{}\">{}</td>",
+        escape(path),
+        escape(&raw.to_string()),
+        escape(text)
+    )
+}
+
+fn latency_ms(value: &Json) -> String {
+    match value.as_f64() {
+        Some(ms) => duration_text((ms * 1000.0).round() as u64),
+        None => "-".to_owned(),
+    }
+}
+
+/// The whole page.
+pub fn html_report(summary: &RunSummary, info: &RunInfo) -> String {
+    let doc = summary_json(summary, info);
+    let test = summary.test.as_deref().unwrap_or("mite-rs run");
+    let mut page = String::with_capacity(64 * 1024);
+    let _ = write!(
+        page,
+        "<!doctype html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n\
+         <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n\
+         <title>mite-rs report: {title}</title>\n<style>\n{CSS}</style>\n</head>\n<body>\n\
+         <header><h1>mite-rs run report</h1><p class=\"sub\">{title} · <span class=\"outcome-{outcome}\">{outcome}</span>{started}</p></header>\n<main>\n",
+        title = escape(test),
+        outcome = info.outcome.name(),
+        started = doc["started_at"]
+            .as_f64()
+            .and_then(crate::cat::local_iso)
+            .map(|t| format!(" · started {}", escape(&t.replacen('T', " ", 1)[..t.len().min(19)])))
+            .unwrap_or_default(),
+    );
+    cards(&mut page, &doc);
+    page.push_str(
+        "<section><h2>Over the run</h2><div class=\"charts\" id=\"charts-overall\"></div></section>\n",
+    );
+    transactions(&mut page, &doc);
+    errors(&mut page, &doc);
+    statuses(&mut page, &doc);
+    thresholds(&mut page, &doc);
+    run_details(&mut page, &doc, info);
+    let _ = write!(
+        page,
+        "</main>\n<script type=\"application/json\" id=\"mite-summary\">{}</script>\n\
+         <script type=\"application/json\" id=\"mite-series\">{}</script>\n<script>\n{SCRIPT}</script>\n\
+         </body>\n</html>\n",
+        script_json(&doc),
+        script_json(&series_json(summary)),
+    );
+    page
+}
+
+fn cards(page: &mut String, doc: &Json) {
+    let count = |path: &str, value: &Json| {
+        let text = value.as_u64().map_or_else(|| "-".to_owned(), thousands);
+        (path.to_owned(), value.clone(), text)
+    };
+    let p95 = &doc["requests"]["latency_ms"]["p95"];
+    let rows = [
+        (
+            "duration",
+            "duration_s".to_owned(),
+            doc["duration_s"].clone(),
+            seconds_text(doc["duration_s"].as_f64().unwrap_or(0.0)),
+        ),
+        {
+            let (p, v, t) = count("journeys.finished", &doc["journeys"]["finished"]);
+            ("journeys finished", p, v, t)
+        },
+        {
+            let (p, v, t) = count("journeys.failed", &doc["journeys"]["failed"]);
+            ("journeys failed", p, v, t)
+        },
+        {
+            let (p, v, t) = count("requests.count", &doc["requests"]["count"]);
+            ("requests", p, v, t)
+        },
+        (
+            "requests per second",
+            "requests.per_second".to_owned(),
+            doc["requests"]["per_second"].clone(),
+            rate_text(doc["requests"]["per_second"].as_f64().unwrap_or(0.0)),
+        ),
+        (
+            "request p95",
+            "requests.latency_ms.p95".to_owned(),
+            p95.clone(),
+            latency_ms(p95),
+        ),
+        {
+            let (p, v, t) = count("errors.count", &doc["errors"]["count"]);
+            ("errors", p, v, t)
+        },
+    ];
+    page.push_str("<section><h2>Summary</h2><div class=\"cards\">");
+    for (label, path, value, text) in rows {
+        let _ = write!(
+            page,
+            "<div class=\"card\"><div class=\"label\">{label}</div>\
+             <div class=\"value\" data-json=\"{path}\" data-value=\"{}\">{}</div></div>",
+            escape(&value.to_string()),
+            escape(&text)
+        );
+    }
+    page.push_str("</div></section>\n");
+}
+
+fn transactions(page: &mut String, doc: &Json) {
+    let rows = doc["transactions"]
+        .as_array()
+        .map_or(&[][..], Vec::as_slice);
+    page.push_str("<section><h2>Transactions</h2>");
+    if rows.is_empty() {
+        page.push_str("<p class=\"note\">No transactions were recorded.</p></section>\n");
+        return;
+    }
+    page.push_str(
+        "<table id=\"transactions\"><tr><th>journey</th><th class=\"text\">transaction</th>\
+         <th>count</th><th>failed</th><th>error rate</th><th>mean</th><th>p50</th><th>p90</th>\
+         <th>p95</th><th>p99</th><th>max</th></tr>\n",
+    );
+    for (i, row) in rows.iter().enumerate() {
+        let base = format!("transactions.{i}");
+        let _ = write!(
+            page,
+            "<tr><td class=\"text\">{}</td><td class=\"text\">{}</td>",
+            escape(row["journey"].as_str().unwrap_or("")),
+            escape(row["name"].as_str().unwrap_or(""))
+        );
+        for key in ["count", "errors"] {
+            let value = &row[key];
+            page.push_str(&figure(
+                &format!("{base}.{key}"),
+                value,
+                &value.as_u64().map_or_else(String::new, thousands),
+            ));
+        }
+        let rate = &row["error_rate"];
+        page.push_str(&figure(
+            &format!("{base}.error_rate"),
+            rate,
+            &format!("{:.2}%", rate.as_f64().unwrap_or(0.0) * 100.0),
+        ));
+        for key in ["mean", "p50", "p90", "p95", "p99", "max"] {
+            let value = &row["latency_ms"][key];
+            page.push_str(&figure(
+                &format!("{base}.latency_ms.{key}"),
+                value,
+                &latency_ms(value),
+            ));
+        }
+        page.push_str("</tr>\n");
+    }
+    page.push_str(
+        "</table>\n<h2 style=\"margin-top:14px\">One transaction over the run</h2>\
+         <select id=\"transaction-picker\" aria-label=\"transaction\"></select>\
+         <div class=\"charts\" id=\"charts-transaction\"></div></section>\n",
+    );
+}
+
+fn errors(page: &mut String, doc: &Json) {
+    let errors = &doc["errors"];
+    let _ = writeln!(
+        page,
+        "<section><h2>Errors</h2><table id=\"errors\"><tr><th class=\"text\">type</th>\
+         <th class=\"text\">message</th><th>count</th></tr>"
+    );
+    let top = errors["top"].as_array().map_or(&[][..], Vec::as_slice);
+    for (i, row) in top.iter().take(TOP_ERRORS_HTML).enumerate() {
+        let _ = writeln!(
+            page,
+            "<tr><td class=\"text\">{}</td><td class=\"text\"><pre>{}</pre></td>{}</tr>",
+            escape(row["type"].as_str().unwrap_or("")),
+            escape(row["message"].as_str().unwrap_or("")),
+            figure(
+                &format!("errors.top.{i}.count"),
+                &row["count"],
+                &row["count"].as_u64().map_or_else(String::new, thousands)
+            )
+        );
+    }
+    let _ = writeln!(
+        page,
+        "<tr><td class=\"text\" colspan=\"2\">all errors</td>{}</tr></table></section>",
+        figure(
+            "errors.count",
+            &errors["count"],
+            &errors["count"].as_u64().map_or_else(String::new, thousands)
+        )
+    );
+}
+
+fn statuses(page: &mut String, doc: &Json) {
+    let Some(codes) = doc["requests"]["by_status"].as_object() else {
+        return;
+    };
+    if codes.is_empty() {
+        return;
+    }
+    page.push_str(
+        "<section><h2>Responses by status</h2><table id=\"statuses\"><tr><th class=\"text\">status</th><th>count</th></tr>\n",
+    );
+    for (code, n) in codes {
+        let label = if code == "0" { "0 (no response)" } else { code };
+        let _ = writeln!(
+            page,
+            "<tr><td class=\"text\">{}</td>{}</tr>",
+            escape(label),
+            figure(
+                &format!("requests.by_status.{code}"),
+                n,
+                &n.as_u64().map_or_else(String::new, thousands)
+            )
+        );
+    }
+    page.push_str("</table></section>\n");
+}
+
+fn thresholds(page: &mut String, doc: &Json) {
+    let Some(checks) = doc["thresholds"]["checks"].as_array() else {
+        return;
+    };
+    page.push_str(
+        "<section><h2>Thresholds</h2><table id=\"thresholds\"><tr><th class=\"text\">option</th>\
+         <th class=\"text\">limit</th><th class=\"text\">verdict</th></tr>\n",
+    );
+    for check in checks {
+        let passed = check["passed"].as_bool().unwrap_or(false);
+        let _ = writeln!(
+            page,
+            "<tr><td class=\"text\"><code>{}</code></td><td class=\"text\">{}</td>\
+             <td class=\"text {}\">{}</td></tr>",
+            escape(check["option"].as_str().unwrap_or("")),
+            escape(check["limit"].as_str().unwrap_or("")),
+            if passed { "good" } else { "bad" },
+            escape(check["failure"].as_str().unwrap_or("passed"))
+        );
+    }
+    let _ = writeln!(
+        page,
+        "</table><p>exit code <strong data-json=\"exit_code\" data-value=\"{0}\">{0}</strong></p></section>",
+        escape(&doc["exit_code"].to_string())
+    );
+}
+
+fn run_details(page: &mut String, doc: &Json, info: &RunInfo) {
+    page.push_str("<section><h2>The run</h2><table id=\"run\">");
+    let command = info.command.join(" ");
+    let _ = writeln!(
+        page,
+        "<tr><td class=\"text\">command</td><td class=\"text\"><pre>{}</pre></td></tr>",
+        escape(&command)
+    );
+    let versions: Vec<String> = info
+        .versions
+        .iter()
+        .map(|(name, value)| format!("{name} {value}"))
+        .collect();
+    let _ = writeln!(
+        page,
+        "<tr><td class=\"text\">versions</td><td class=\"text\">{}</td></tr>",
+        escape(&versions.join(" · "))
+    );
+    for (name, value) in &info.settings {
+        let _ = writeln!(
+            page,
+            "<tr><td class=\"text\">{}</td><td class=\"text\"><pre>{}</pre></td></tr>",
+            escape(name),
+            escape(value)
+        );
+    }
+    let _ = writeln!(
+        page,
+        "<tr><td class=\"text\">messages</td>{}</tr></table></section>",
+        figure(
+            "messages",
+            &doc["messages"],
+            &doc["messages"].as_u64().map_or_else(String::new, thousands)
+        )
+    );
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn embedded_json_cannot_close_its_script_element() {
+        let text = script_json(&serde_json::json!({"m": "</script><!-- x"}));
+        assert!(!text.contains("</"));
+        assert!(!text.contains("<!--"));
+        let back: Json = serde_json::from_str(&text).unwrap();
+        assert_eq!(back["m"], "</script><!-- x");
+    }
+
+    #[test]
+    fn text_is_escaped() {
+        assert_eq!(
+            escape("<a href='x'>&\"</a>"),
+            "&lt;a href=&#39;x&#39;&gt;&amp;&quot;&lt;/a&gt;"
+        );
+    }
+}

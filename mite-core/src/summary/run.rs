@@ -1,0 +1,440 @@
+//! [`RunSummary`]: a run's figures, added up message by message, whether the messages come
+//! live off the bus or afterwards from collector files.
+//!
+//! Only mite's message types are read: `txn` (transactions and, for `__root__`, journeys),
+//! `http_metrics` (requests), `error` and `exception`, and `controller_report` (active and
+//! required journeys). Everything is bounded: at most [`MAX_TRANSACTIONS`] transaction rows
+//! and [`MAX_ERROR_KINDS`] kinds of error are told apart, the rest are counted together.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use indexmap::IndexMap;
+
+use super::histogram::{micros, RunHistogram};
+use super::timeline::Timeline;
+use crate::messages::{Message, Value};
+
+/// Transaction rows told apart; later names count in one `(other transactions)` row.
+pub const MAX_TRANSACTIONS: usize = 500;
+/// Kinds of error told apart; later kinds are counted as other.
+pub const MAX_ERROR_KINDS: usize = 1000;
+/// An error message longer than this is cut (with `…`) before it is grouped.
+const ERROR_MESSAGE_CHARS: usize = 300;
+/// The name of the row for transactions past [`MAX_TRANSACTIONS`].
+pub const OTHER_TRANSACTIONS: &str = "(other transactions)";
+
+/// What the summary needs of a message: the live [`Message`] and a decoded collector record
+/// (a msgpack or JSON map) both give it.
+pub trait MessageView {
+    fn kind(&self) -> Option<&str>;
+    fn time(&self) -> Option<f64>;
+    fn transaction(&self) -> Option<&str>;
+    fn field(&self, key: &str) -> Option<&Value>;
+}
+
+impl MessageView for Message {
+    fn kind(&self) -> Option<&str> {
+        Some(&self.kind)
+    }
+
+    fn time(&self) -> Option<f64> {
+        Some(self.time)
+    }
+
+    fn transaction(&self) -> Option<&str> {
+        self.transaction_name()
+    }
+
+    fn field(&self, key: &str) -> Option<&Value> {
+        self.get(key)
+    }
+}
+
+impl MessageView for Value {
+    fn kind(&self) -> Option<&str> {
+        self.get("type").and_then(Value::as_str)
+    }
+
+    fn time(&self) -> Option<f64> {
+        self.get("time").and_then(Value::as_f64)
+    }
+
+    fn transaction(&self) -> Option<&str> {
+        self.get("transaction").and_then(Value::as_str)
+    }
+
+    fn field(&self, key: &str) -> Option<&Value> {
+        self.get(key)
+    }
+}
+
+/// A `(journey, transaction)` or `(type, message)` key, borrowed: finds a row without
+/// building its owned key. Hashes as the owned tuple does (a tuple hashes its parts in turn).
+#[derive(Hash)]
+struct RowKey<'a>(&'a str, &'a str);
+
+impl indexmap::Equivalent<(Arc<str>, Arc<str>)> for RowKey<'_> {
+    fn equivalent(&self, key: &(Arc<str>, Arc<str>)) -> bool {
+        *key.0 == *self.0 && *key.1 == *self.1
+    }
+}
+
+/// One transaction row's totals.
+#[derive(Clone, Debug, Default)]
+pub struct TransactionTotals {
+    pub(crate) count: u64,
+    pub(crate) errors: u64,
+    pub(crate) latency: RunHistogram,
+}
+
+/// The figures of a run so far.
+#[derive(Clone, Debug)]
+pub struct RunSummary {
+    pub(crate) test: Option<Arc<str>>,
+    pub(crate) first_time: f64,
+    pub(crate) last_time: f64,
+    pub(crate) messages: u64,
+    pub(crate) journeys_finished: u64,
+    pub(crate) journeys_failed: u64,
+    /// Active and required journeys in the latest controller report.
+    pub(crate) journeys_active: u64,
+    pub(crate) journeys_target: u64,
+    pub(crate) requests: RunHistogram,
+    pub(crate) bytes: f64,
+    pub(crate) status_codes: BTreeMap<i64, u64>,
+    pub(crate) errors_total: u64,
+    pub(crate) error_kinds: IndexMap<(Arc<str>, Arc<str>), u64>,
+    /// Errors of kinds past [`MAX_ERROR_KINDS`].
+    pub(crate) errors_other: u64,
+    pub(crate) transactions: IndexMap<(Arc<str>, Arc<str>), TransactionTotals>,
+    pub(crate) timeline: Timeline,
+    latest_report: f64,
+}
+
+impl Default for RunSummary {
+    fn default() -> Self {
+        RunSummary::with_timeline(Timeline::default())
+    }
+}
+
+impl RunSummary {
+    pub(crate) fn with_timeline(timeline: Timeline) -> Self {
+        RunSummary {
+            test: None,
+            first_time: f64::INFINITY,
+            last_time: f64::NEG_INFINITY,
+            messages: 0,
+            journeys_finished: 0,
+            journeys_failed: 0,
+            journeys_active: 0,
+            journeys_target: 0,
+            requests: RunHistogram::default(),
+            bytes: 0.0,
+            status_codes: BTreeMap::new(),
+            errors_total: 0,
+            error_kinds: IndexMap::new(),
+            errors_other: 0,
+            transactions: IndexMap::new(),
+            timeline,
+            latest_report: f64::NEG_INFINITY,
+        }
+    }
+
+    /// Counts one message.
+    pub fn add(&mut self, msg: &impl MessageView) {
+        let Some(time) = msg.time().filter(|t| t.is_finite()) else {
+            return;
+        };
+        self.messages += 1;
+        self.first_time = self.first_time.min(time);
+        self.last_time = self.last_time.max(time);
+        if self.test.is_none() {
+            if let Some(Value::Str(test)) = msg.field("test") {
+                self.test = Some(test.clone());
+            }
+        }
+        match msg.kind() {
+            Some("http_metrics") => self.add_request(msg, time),
+            Some("txn") => self.add_transaction(msg, time),
+            Some("error" | "exception") => self.add_error(msg, time),
+            Some("controller_report") => self.add_report(msg, time),
+            _ => {}
+        }
+    }
+
+    /// Requests so far.
+    pub fn requests(&self) -> u64 {
+        self.requests.count()
+    }
+
+    /// `error` and `exception` messages so far.
+    pub fn errors(&self) -> u64 {
+        self.errors_total
+    }
+
+    /// Active journeys in the latest controller report.
+    pub fn active_journeys(&self) -> u64 {
+        self.journeys_active
+    }
+
+    /// The epoch time of the earliest message (or transaction start) seen.
+    pub fn first_seen(&self) -> Option<f64> {
+        (self.messages > 0).then_some(self.first_time)
+    }
+
+    /// Seconds from the first message to the last (0 before two).
+    pub fn duration(&self) -> f64 {
+        if self.last_time > self.first_time {
+            self.last_time - self.first_time
+        } else {
+            0.0
+        }
+    }
+
+    /// Journeys that began: those that ended, and those the latest report counted as running
+    /// when it came after the last journey ended.
+    pub(crate) fn journeys_started(&self) -> u64 {
+        self.journeys_finished + self.journeys_active
+    }
+
+    fn add_request(&mut self, msg: &impl MessageView, time: f64) {
+        let us = micros(
+            msg.field("total_time")
+                .and_then(Value::as_f64)
+                .unwrap_or(0.0),
+        );
+        self.requests.record(us);
+        self.timeline.record_request(time, us);
+        if let Some(size) = msg.field("download_size").and_then(Value::as_f64) {
+            if size.is_finite() && size > 0.0 {
+                self.bytes += size;
+            }
+        }
+        // A failed connection has no status: counted as 0, as curl reports it.
+        let code = msg
+            .field("response_code")
+            .and_then(Value::as_i64)
+            .unwrap_or(0);
+        *self.status_codes.entry(code).or_insert(0) += 1;
+    }
+
+    fn add_transaction(&mut self, msg: &impl MessageView, time: f64) {
+        let name = msg.transaction().unwrap_or("");
+        let failed = matches!(msg.field("had_error"), Some(Value::Bool(true)));
+        if name == "__root__" {
+            self.journeys_finished += 1;
+            self.journeys_failed += u64::from(failed);
+        }
+        let seconds = match (
+            msg.field("start_time").and_then(Value::as_f64),
+            msg.field("end_time").and_then(Value::as_f64),
+        ) {
+            (Some(start), Some(end)) if start.is_finite() && end.is_finite() => {
+                // The run began when its first transaction did, not when that one ended.
+                self.first_time = self.first_time.min(start);
+                end - start
+            }
+            _ => 0.0,
+        };
+        let us = micros(seconds);
+        let journey = match msg.field("journey") {
+            Some(Value::Str(journey)) => journey.clone(),
+            _ => Arc::from(""),
+        };
+        let index = self.transaction_index(journey, name);
+        let (_, totals) = self
+            .transactions
+            .get_index_mut(index)
+            .expect("index just looked up");
+        totals.count += 1;
+        totals.errors += u64::from(failed);
+        totals.latency.record(us);
+        self.timeline.record_transaction(time, index, us, failed);
+    }
+
+    fn transaction_index(&mut self, journey: Arc<str>, name: &str) -> usize {
+        if let Some(index) = self.transactions.get_index_of(&RowKey(&journey, name)) {
+            return index;
+        }
+        let key = if self.transactions.len() >= MAX_TRANSACTIONS {
+            (Arc::from(""), Arc::from(OTHER_TRANSACTIONS))
+        } else {
+            (journey, Arc::from(name))
+        };
+        let entry = self.transactions.entry(key);
+        let index = entry.index();
+        entry.or_default();
+        index
+    }
+
+    fn add_error(&mut self, msg: &impl MessageView, time: f64) {
+        self.errors_total += 1;
+        self.timeline.record_error(time);
+        let text = |key| match msg.field(key) {
+            Some(Value::Str(s)) => s.clone(),
+            _ => Arc::from(""),
+        };
+        let ex_type = text("ex_type");
+        let mut message = text("message");
+        if message.chars().count() > ERROR_MESSAGE_CHARS {
+            let cut: String = message.chars().take(ERROR_MESSAGE_CHARS).collect();
+            message = Arc::from(format!("{cut}…"));
+        }
+        if let Some(count) = self.error_kinds.get_mut(&RowKey(&ex_type, &message)) {
+            *count += 1;
+        } else if self.error_kinds.len() < MAX_ERROR_KINDS {
+            self.error_kinds.insert((ex_type, message), 1);
+        } else {
+            self.errors_other += 1;
+        }
+    }
+
+    fn add_report(&mut self, msg: &impl MessageView, time: f64) {
+        let total = |key| match msg.field(key) {
+            Some(Value::Map(entries)) => entries
+                .iter()
+                .filter_map(|(_, v)| v.as_f64())
+                .filter(|v| v.is_finite() && *v >= 0.0)
+                .sum::<f64>(),
+            _ => 0.0,
+        };
+        let (active, target) = (total("actual"), total("required"));
+        self.timeline.record_journeys(time, active, target);
+        if time >= self.latest_report {
+            self.latest_report = time;
+            self.journeys_active = active as u64;
+            self.journeys_target = target as u64;
+        }
+    }
+
+    /// The transaction rows by journey, then name (so `__root__` comes before its steps), each
+    /// with its index into the timeline's transaction series.
+    pub(crate) fn transaction_rows(&self) -> Vec<(usize, &str, &str, &TransactionTotals)> {
+        let mut rows: Vec<_> = self
+            .transactions
+            .iter()
+            .enumerate()
+            .map(|(index, ((journey, name), totals))| (index, &**journey, &**name, totals))
+            .collect();
+        rows.sort_by(|a, b| (a.1, a.2).cmp(&(b.1, b.2)));
+        rows
+    }
+
+    /// The error kinds, most frequent first (ties in order of first appearance).
+    pub(crate) fn top_errors(&self) -> Vec<(&str, &str, u64)> {
+        let mut kinds: Vec<_> = self
+            .error_kinds
+            .iter()
+            .map(|((t, m), &n)| (&**t, &**m, n))
+            .collect();
+        kinds.sort_by_key(|kind| std::cmp::Reverse(kind.2));
+        kinds
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::messages::{keys, Envelope};
+
+    fn txn(name: &str, start: f64, end: f64, had_error: bool) -> Message {
+        Message {
+            kind: Arc::from("txn"),
+            time: end,
+            fields: vec![
+                (keys::start_time(), Value::Float(start)),
+                (keys::end_time(), Value::Float(end)),
+                (keys::had_error(), Value::Bool(had_error)),
+            ],
+            envelope: Some(Arc::new(Envelope::new(vec![
+                (keys::test(), Value::str("m:s")),
+                (keys::journey(), Value::str("m:j")),
+            ]))),
+            transaction: Some((Arc::from(name), 1)),
+            has_transaction_keys: true,
+        }
+    }
+
+    #[test]
+    fn journeys_transactions_requests_and_errors_are_counted() {
+        let mut s = RunSummary::default();
+        s.add(&txn("__root__ :: Log in", 10.0, 10.25, false));
+        s.add(&txn("__root__", 10.0, 10.5, false));
+        s.add(&txn("__root__", 11.0, 11.75, true));
+        let request = Message::bare(Arc::from("http_metrics"), 10.2)
+            .with_field(Arc::from("total_time"), 0.004)
+            .with_field(Arc::from("response_code"), 200u64);
+        s.add(&request);
+        s.add(
+            &Message::bare(Arc::from("exception"), 11.7)
+                .with_field(Arc::from("ex_type"), "ValueError")
+                .with_field(Arc::from("message"), "boom"),
+        );
+        assert_eq!(s.test.as_deref(), Some("m:s"));
+        assert_eq!((s.journeys_finished, s.journeys_failed), (2, 1));
+        assert_eq!(s.requests(), 1);
+        assert_eq!(s.status_codes.get(&200), Some(&1));
+        assert_eq!(s.top_errors(), [("ValueError", "boom", 1)]);
+        let root = &s.transactions[&(Arc::from("m:j"), Arc::from("__root__"))];
+        assert_eq!((root.count, root.errors), (2, 1));
+        assert_eq!(root.latency.max_us(), Some(750_000));
+        assert_eq!(s.duration(), 1.75);
+    }
+
+    #[test]
+    fn collector_records_read_like_live_messages() {
+        let live = txn("__root__", 5.0, 5.5, true);
+        let record = live.to_value();
+        let (mut a, mut b) = (RunSummary::default(), RunSummary::default());
+        a.add(&live);
+        b.add(&record);
+        assert_eq!(a.journeys_failed, b.journeys_failed);
+        assert_eq!(
+            a.transactions.keys().collect::<Vec<_>>(),
+            b.transactions.keys().collect::<Vec<_>>()
+        );
+        assert_eq!(a.test, b.test);
+    }
+
+    #[test]
+    fn rows_and_error_kinds_are_bounded() {
+        let mut s = RunSummary::default();
+        for i in 0..(MAX_TRANSACTIONS + 20) {
+            s.add(&txn(&format!("t{i}"), 1.0, 2.0, false));
+        }
+        assert_eq!(s.transactions.len(), MAX_TRANSACTIONS + 1);
+        let other = &s.transactions[&(Arc::from(""), Arc::from(OTHER_TRANSACTIONS))];
+        assert_eq!(other.count, 20);
+        for i in 0..(MAX_ERROR_KINDS + 5) {
+            s.add(
+                &Message::bare(Arc::from("error"), 3.0)
+                    .with_field(Arc::from("message"), format!("id {i}").as_str()),
+            );
+        }
+        assert_eq!(s.error_kinds.len(), MAX_ERROR_KINDS);
+        assert_eq!(
+            (s.errors_total, s.errors_other),
+            (MAX_ERROR_KINDS as u64 + 5, 5)
+        );
+    }
+
+    #[test]
+    fn the_latest_controller_report_gives_the_active_journeys() {
+        let report = |time, actual: u64, required: u64| {
+            Message::bare(Arc::from("controller_report"), time)
+                .with_field(
+                    Arc::from("actual"),
+                    Value::Map(vec![(Value::UInt(1), Value::UInt(actual))]),
+                )
+                .with_field(
+                    Arc::from("required"),
+                    Value::Map(vec![(Value::UInt(1), Value::UInt(required))]),
+                )
+        };
+        let mut s = RunSummary::default();
+        s.add(&report(2.0, 3, 5));
+        s.add(&report(1.0, 9, 9));
+        assert_eq!((s.journeys_active, s.journeys_target), (3, 5));
+    }
+}
