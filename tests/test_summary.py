@@ -198,6 +198,11 @@ def test_quiet_turns_the_summary_off(mite_project):
     assert "mite-rs run summary" in loud.stdout
     assert "exit code 0: the run passed" in loud.stdout
     assert quiet.stdout == ""
+    # Quiet still writes the files asked for.
+    written = mite_project.run("journey", "run", "tiny:journey", "--quiet", "--summary-json=s.json")
+    assert written.returncode == 0 and written.stdout == ""
+    summary = validate(json.loads((mite_project.path / "s.json").read_text()))
+    assert summary["journeys"]["finished"] == 1
 
 
 def test_mites_report_tables_are_printed_as_before_and_the_summary_after_them(mite_project):

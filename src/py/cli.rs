@@ -334,7 +334,10 @@ fn prepare_and_run(
     };
     let expected_length = Arc::new(OnceLock::new());
     let live_summary = run_summary::live_processor(options, expected_length.clone());
-    if live_summary.shows_status() {
+    if live_summary
+        .as_ref()
+        .is_some_and(|summary| summary.shows_status())
+    {
         run_summary::route_python_logging(py)
             .map_err(|e| py_fatal(py, "routing Python's logging around the status line", &e))?;
     }
@@ -351,7 +354,9 @@ fn prepare_and_run(
         live_stats,
     })
     .map_err(|e| Fatal::Message(e.to_string()))?;
-    processors.push(Box::new(live_summary));
+    if let Some(summary) = live_summary {
+        processors.push(Box::new(summary));
+    }
     let bus = Bus::start(processors)
         .map_err(|e| Fatal::Message(format!("cannot start the message bus: {e}")))?;
     let sink = MessageSink::new(bus.sender(), dict_listeners, raw_listeners);

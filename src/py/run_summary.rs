@@ -66,16 +66,21 @@ fn write_whole(path: &Path, text: &str) -> Result<(), String> {
         })
 }
 
-/// The live summary processor for the bus; the status line shows when stdout is a terminal
-/// and `--quiet` is not given. The expected length is set once the scenarios are read.
-pub fn live_processor(options: &Options, expected: Arc<OnceLock<f64>>) -> LiveSummary {
+/// The live summary processor for the bus, unless nothing would show it (`--quiet` without
+/// `--summary-json` or `--html-report`: then the run skips its bookkeeping). The status line
+/// shows when stdout is a terminal and `--quiet` is not given. The expected length is set
+/// once the scenarios are read.
+pub fn live_processor(options: &Options, expected: Arc<OnceLock<f64>>) -> Option<LiveSummary> {
+    if options.quiet && options.summary_json.is_none() && options.html_report.is_none() {
+        return None;
+    }
     // SAFETY: isatty only reads the descriptor's state.
     let terminal = unsafe { libc::isatty(libc::STDOUT_FILENO) } == 1;
-    LiveSummary::new(
+    Some(LiveSummary::new(
         terminal && !options.quiet,
         mite_core::clock::unix_time(),
         expected,
-    )
+    ))
 }
 
 /// The run's summary, taken back from the stopped bus's processors.

@@ -52,8 +52,8 @@ pub enum Command {
     },
     /// Read JSON lines on stdin and write them to stdout as msgpack.
     Uncat,
-    /// Summarise collected messages afterwards: print the summary and write --summary-json
-    /// and --html-report from collector files (msgpack or JSON lines), as a test run would.
+    /// Summarise a run afterwards from its collector files (msgpack or JSON lines), as a
+    /// test run does at its end.
     Report {
         /// Collector files (`collector_data/current` and the rolled ones), in any order.
         #[arg(value_name = "FILE", required = true)]
@@ -305,7 +305,8 @@ pub struct Options {
     /// Print the benchmark report at the end.
     #[arg(long, global = true)]
     pub report: bool,
-    /// No end-of-run summary, and no live status line on a terminal.
+    /// No end-of-run summary and no live status line on a terminal (without --summary-json
+    /// or --html-report, the run also skips the summary's bookkeeping).
     #[arg(long, global = true)]
     pub quiet: bool,
     /// Write the run's summary as JSON to PATH (docs/summary.schema.json), also when the

@@ -37,17 +37,10 @@ fn value_of(step: u16) -> u64 {
     (mantissa << shift) + ((1 << shift) >> 1)
 }
 
-/// Seconds as whole microseconds, clamped to `[0, u64::MAX]` (a negative or NaN duration
-/// from a skewed clock counts as 0).
+/// Seconds as whole microseconds (rounded), clamped to `[0, u64::MAX]`: a negative or NaN
+/// duration from a skewed clock counts as 0 (what Rust's saturating `as` gives).
 pub(crate) fn micros(seconds: f64) -> u64 {
-    let us = (seconds * 1e6).round();
-    if us.is_nan() || us <= 0.0 {
-        0
-    } else if us >= u64::MAX as f64 {
-        u64::MAX
-    } else {
-        us as u64
-    }
+    (seconds * 1e6 + 0.5) as u64
 }
 
 /// One bucket's latencies: sorted `(step, count)` pairs and the exact maximum.

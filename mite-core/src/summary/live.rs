@@ -40,6 +40,7 @@ impl LiveSummary {
         self.status.is_some()
     }
 
+    #[inline]
     fn tick(&mut self, now: f64) {
         if let Some(status) = &mut self.status {
             if now >= status.next_draw {

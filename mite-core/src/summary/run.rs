@@ -10,10 +10,11 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use indexmap::IndexMap;
+use rustc_hash::FxBuildHasher;
 
 use super::histogram::{micros, RunHistogram};
 use super::timeline::Timeline;
-use crate::messages::{Message, Value};
+use crate::messages::{keys, Message, Value};
 
 /// Transaction rows told apart; later names count in one `(other transactions)` row.
 pub const MAX_TRANSACTIONS: usize = 500;
@@ -29,8 +30,21 @@ pub const OTHER_TRANSACTIONS: &str = "(other transactions)";
 pub trait MessageView {
     fn kind(&self) -> Option<&str>;
     fn time(&self) -> Option<f64>;
-    fn transaction(&self) -> Option<&str>;
+    fn transaction(&self) -> Option<&Arc<str>>;
     fn field(&self, key: &str) -> Option<&Value>;
+
+    /// The values of several fields the sender sets (never the envelope's identity keys),
+    /// named by their interned keys (`messages::keys`). `hints` is where each was found in
+    /// the previous message of the same kind, kept by the caller; by default one lookup by
+    /// text each.
+    fn fields_at<const N: usize>(
+        &self,
+        keys: [&Arc<str>; N],
+        hints: &mut [usize; N],
+    ) -> [Option<&Value>; N] {
+        let _ = hints;
+        keys.map(|key| self.field(key))
+    }
 }
 
 impl MessageView for Message {
@@ -42,12 +56,39 @@ impl MessageView for Message {
         Some(self.time)
     }
 
-    fn transaction(&self) -> Option<&str> {
-        self.transaction_name()
+    fn transaction(&self) -> Option<&Arc<str>> {
+        self.transaction.as_ref().map(|(name, _)| name)
     }
 
     fn field(&self, key: &str) -> Option<&Value> {
         self.get(key)
+    }
+
+    /// Messages of one kind are built the same way, with the interned keys: each key is
+    /// first looked for where the previous message had it (one pointer comparison), then
+    /// among the fields by pointer, then by text. The envelope is not searched: it holds
+    /// only the journey's identity keys.
+    fn fields_at<const N: usize>(
+        &self,
+        keys: [&Arc<str>; N],
+        hints: &mut [usize; N],
+    ) -> [Option<&Value>; N] {
+        let mut found = [None; N];
+        for at in 0..N {
+            let key = keys[at].as_ptr();
+            let is_key = |entry: &(Arc<str>, Value)| std::ptr::eq(entry.0.as_ptr(), key);
+            found[at] = match self.fields.get(hints[at]) {
+                Some(entry) if is_key(entry) => Some(&entry.1),
+                _ => match self.fields.iter().position(is_key) {
+                    Some(index) => {
+                        hints[at] = index;
+                        Some(&self.fields[index].1)
+                    }
+                    None => self.get(keys[at]),
+                },
+            };
+        }
+        found
     }
 }
 
@@ -60,8 +101,11 @@ impl MessageView for Value {
         self.get("time").and_then(Value::as_f64)
     }
 
-    fn transaction(&self) -> Option<&str> {
-        self.get("transaction").and_then(Value::as_str)
+    fn transaction(&self) -> Option<&Arc<str>> {
+        match self.get("transaction") {
+            Some(Value::Str(name)) => Some(name),
+            _ => None,
+        }
     }
 
     fn field(&self, key: &str) -> Option<&Value> {
@@ -78,6 +122,90 @@ impl indexmap::Equivalent<(Arc<str>, Arc<str>)> for RowKey<'_> {
     fn equivalent(&self, key: &(Arc<str>, Arc<str>)) -> bool {
         *key.0 == *self.0 && *key.1 == *self.1
     }
+}
+
+/// Where the fields of each kind of message were last found ([`MessageView::fields_at`]).
+#[derive(Clone, Debug, Default)]
+struct Hints {
+    request: [usize; 3],
+    transaction: [usize; 3],
+    error: [usize; 2],
+}
+
+/// The interned keys the summary reads (see [`MessageView::fields_at`]).
+#[derive(Clone, Debug)]
+struct Keys {
+    total_time: Arc<str>,
+    download_size: Arc<str>,
+    response_code: Arc<str>,
+    had_error: Arc<str>,
+    start_time: Arc<str>,
+    end_time: Arc<str>,
+    ex_type: Arc<str>,
+    message: Arc<str>,
+    empty: Arc<str>,
+}
+
+impl Default for Keys {
+    fn default() -> Self {
+        Keys {
+            total_time: keys::total_time(),
+            download_size: keys::download_size(),
+            response_code: keys::response_code(),
+            had_error: keys::had_error(),
+            start_time: keys::start_time(),
+            end_time: keys::end_time(),
+            ex_type: keys::ex_type(),
+            message: keys::message(),
+            empty: Arc::from(""),
+        }
+    }
+}
+
+type Rows = IndexMap<(Arc<str>, Arc<str>), TransactionTotals, FxBuildHasher>;
+
+/// A remembered row: journey, transaction name, index.
+type RecentRow = (Arc<str>, Arc<str>, usize);
+
+/// The transaction rows met last. A journey's messages share one `Arc` of the journey's
+/// name, and its transaction names differ in length more often than not, so a row is
+/// usually found here with a pointer and a length comparison and at most one short text
+/// comparison, without hashing.
+#[derive(Clone, Debug, Default)]
+struct RecentRows {
+    rows: [Option<RecentRow>; 4],
+    next: usize,
+}
+
+impl RecentRows {
+    fn index(&mut self, rows: &mut Rows, journey: &Arc<str>, name: &Arc<str>) -> usize {
+        for (j, n, index) in self.rows.iter().flatten() {
+            if Arc::ptr_eq(j, journey) && **n == **name {
+                return *index;
+            }
+        }
+        let index = transaction_index(rows, journey, name);
+        self.rows[self.next] = Some((journey.clone(), name.clone(), index));
+        self.next = (self.next + 1) % self.rows.len();
+        index
+    }
+}
+
+/// The row of `(journey, name)`, added if new (or the `(other transactions)` row once there
+/// are [`MAX_TRANSACTIONS`]).
+fn transaction_index(rows: &mut Rows, journey: &Arc<str>, name: &Arc<str>) -> usize {
+    if let Some(index) = rows.get_index_of(&RowKey(journey, name)) {
+        return index;
+    }
+    let key = if rows.len() >= MAX_TRANSACTIONS {
+        (Arc::from(""), Arc::from(OTHER_TRANSACTIONS))
+    } else {
+        (journey.clone(), name.clone())
+    };
+    let entry = rows.entry(key);
+    let index = entry.index();
+    entry.or_default();
+    index
 }
 
 /// One transaction row's totals.
@@ -104,12 +232,15 @@ pub struct RunSummary {
     pub(crate) bytes: f64,
     pub(crate) status_codes: BTreeMap<i64, u64>,
     pub(crate) errors_total: u64,
-    pub(crate) error_kinds: IndexMap<(Arc<str>, Arc<str>), u64>,
+    pub(crate) error_kinds: IndexMap<(Arc<str>, Arc<str>), u64, FxBuildHasher>,
     /// Errors of kinds past [`MAX_ERROR_KINDS`].
     pub(crate) errors_other: u64,
-    pub(crate) transactions: IndexMap<(Arc<str>, Arc<str>), TransactionTotals>,
+    pub(crate) transactions: Rows,
     pub(crate) timeline: Timeline,
     latest_report: f64,
+    keys: Keys,
+    hints: Hints,
+    recent_rows: RecentRows,
 }
 
 impl Default for RunSummary {
@@ -133,11 +264,14 @@ impl RunSummary {
             bytes: 0.0,
             status_codes: BTreeMap::new(),
             errors_total: 0,
-            error_kinds: IndexMap::new(),
+            error_kinds: IndexMap::default(),
             errors_other: 0,
-            transactions: IndexMap::new(),
+            transactions: IndexMap::default(),
             timeline,
             latest_report: f64::NEG_INFINITY,
+            keys: Keys::default(),
+            hints: Hints::default(),
+            recent_rows: RecentRows::default(),
         }
     }
 
@@ -199,37 +333,39 @@ impl RunSummary {
     }
 
     fn add_request(&mut self, msg: &impl MessageView, time: f64) {
-        let us = micros(
-            msg.field("total_time")
-                .and_then(Value::as_f64)
-                .unwrap_or(0.0),
+        let k = &self.keys;
+        let [total_time, download_size, response_code] = msg.fields_at(
+            [&k.total_time, &k.download_size, &k.response_code],
+            &mut self.hints.request,
         );
+        let us = micros(total_time.and_then(Value::as_f64).unwrap_or(0.0));
         self.requests.record(us);
         self.timeline.record_request(time, us);
-        if let Some(size) = msg.field("download_size").and_then(Value::as_f64) {
+        if let Some(size) = download_size.and_then(Value::as_f64) {
             if size.is_finite() && size > 0.0 {
                 self.bytes += size;
             }
         }
         // A failed connection has no status: counted as 0, as curl reports it.
-        let code = msg
-            .field("response_code")
-            .and_then(Value::as_i64)
-            .unwrap_or(0);
+        let code = response_code.and_then(Value::as_i64).unwrap_or(0);
         *self.status_codes.entry(code).or_insert(0) += 1;
     }
 
     fn add_transaction(&mut self, msg: &impl MessageView, time: f64) {
-        let name = msg.transaction().unwrap_or("");
-        let failed = matches!(msg.field("had_error"), Some(Value::Bool(true)));
-        if name == "__root__" {
+        let k = &self.keys;
+        let [had_error, start_time, end_time] = msg.fields_at(
+            [&k.had_error, &k.start_time, &k.end_time],
+            &mut self.hints.transaction,
+        );
+        let journey = msg.field("journey");
+        let name = msg.transaction().unwrap_or(&k.empty);
+        let failed = matches!(had_error, Some(Value::Bool(true)));
+        if &**name == "__root__" {
             self.journeys_finished += 1;
             self.journeys_failed += u64::from(failed);
         }
-        let seconds = match (
-            msg.field("start_time").and_then(Value::as_f64),
-            msg.field("end_time").and_then(Value::as_f64),
-        ) {
+        let start = start_time.and_then(Value::as_f64);
+        let seconds = match (start, end_time.and_then(Value::as_f64)) {
             (Some(start), Some(end)) if start.is_finite() && end.is_finite() => {
                 // The run began when its first transaction did, not when that one ended.
                 self.first_time = self.first_time.min(start);
@@ -238,11 +374,13 @@ impl RunSummary {
             _ => 0.0,
         };
         let us = micros(seconds);
-        let journey = match msg.field("journey") {
-            Some(Value::Str(journey)) => journey.clone(),
-            _ => Arc::from(""),
+        let journey = match journey {
+            Some(Value::Str(journey)) => journey,
+            _ => &k.empty,
         };
-        let index = self.transaction_index(journey, name);
+        let index = self
+            .recent_rows
+            .index(&mut self.transactions, journey, name);
         let (_, totals) = self
             .transactions
             .get_index_mut(index)
@@ -253,30 +391,19 @@ impl RunSummary {
         self.timeline.record_transaction(time, index, us, failed);
     }
 
-    fn transaction_index(&mut self, journey: Arc<str>, name: &str) -> usize {
-        if let Some(index) = self.transactions.get_index_of(&RowKey(&journey, name)) {
-            return index;
-        }
-        let key = if self.transactions.len() >= MAX_TRANSACTIONS {
-            (Arc::from(""), Arc::from(OTHER_TRANSACTIONS))
-        } else {
-            (journey, Arc::from(name))
-        };
-        let entry = self.transactions.entry(key);
-        let index = entry.index();
-        entry.or_default();
-        index
-    }
-
     fn add_error(&mut self, msg: &impl MessageView, time: f64) {
         self.errors_total += 1;
         self.timeline.record_error(time);
-        let text = |key| match msg.field(key) {
+        let [ex_type, message] = msg.fields_at(
+            [&self.keys.ex_type, &self.keys.message],
+            &mut self.hints.error,
+        );
+        let text = |value: Option<&Value>| match value {
             Some(Value::Str(s)) => s.clone(),
-            _ => Arc::from(""),
+            _ => self.keys.empty.clone(),
         };
-        let ex_type = text("ex_type");
-        let mut message = text("message");
+        let ex_type = text(ex_type);
+        let mut message = text(message);
         if message.chars().count() > ERROR_MESSAGE_CHARS {
             let cut: String = message.chars().take(ERROR_MESSAGE_CHARS).collect();
             message = Arc::from(format!("{cut}…"));
@@ -336,7 +463,7 @@ impl RunSummary {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::messages::{keys, Envelope};
+    use crate::messages::Envelope;
 
     fn txn(name: &str, start: f64, end: f64, had_error: bool) -> Message {
         Message {
@@ -383,6 +510,27 @@ mod tests {
     }
 
     #[test]
+    fn fields_are_found_where_they_were_by_pointer_or_by_text() {
+        let msg = txn("T", 1.0, 2.0, true).with_field(Arc::from("extra"), 7u64);
+        let extra = Arc::from("extra");
+        let missing = Arc::from("missing");
+        let keys = [&keys::had_error(), &keys::end_time(), &extra, &missing];
+        let mut hints = [5, 0, 0, 0];
+        for _ in 0..2 {
+            let [had_error, end_time, found_extra, not_there] = msg.fields_at(keys, &mut hints);
+            assert_eq!(had_error, Some(&Value::Bool(true)));
+            assert_eq!(end_time, Some(&Value::Float(2.0)));
+            assert_eq!(found_extra, Some(&Value::UInt(7)));
+            assert_eq!(not_there, None);
+            assert_eq!(hints[..2], [2, 1]);
+        }
+        let by_text = msg.to_value();
+        let [had_error, found_extra] = by_text.fields_at([&keys::had_error(), &extra], &mut [0, 0]);
+        assert_eq!(had_error, Some(&Value::Bool(true)));
+        assert_eq!(found_extra, Some(&Value::UInt(7)));
+    }
+
+    #[test]
     fn collector_records_read_like_live_messages() {
         let live = txn("__root__", 5.0, 5.5, true);
         let record = live.to_value();
@@ -395,6 +543,22 @@ mod tests {
             b.transactions.keys().collect::<Vec<_>>()
         );
         assert_eq!(a.test, b.test);
+    }
+
+    #[test]
+    fn rows_met_again_are_told_apart_by_their_text() {
+        let mut s = RunSummary::default();
+        for i in 0..60 {
+            // Names of one length, each message a new Arc, more names than are remembered.
+            s.add(&txn(&format!("t{}", i % 6), 1.0, 2.0, false));
+        }
+        let counts: Vec<(String, u64)> = s
+            .transactions
+            .iter()
+            .map(|((_, name), t)| (name.to_string(), t.count))
+            .collect();
+        let expected: Vec<(String, u64)> = (0..6).map(|i| (format!("t{i}"), 10)).collect();
+        assert_eq!(counts, expected);
     }
 
     #[test]

@@ -10,6 +10,9 @@ use super::histogram::SparseHistogram;
 /// The most buckets a series holds; past it the width doubles.
 pub(crate) const MAX_POINTS: usize = 1200;
 
+/// A `last` bucket no time falls in.
+const NO_BUCKET: (f64, f64, usize) = (f64::INFINITY, f64::NEG_INFINITY, 0);
+
 /// One bucket of a request or transaction series.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub(crate) struct Point {
@@ -61,6 +64,8 @@ pub(crate) struct Timeline {
     origin: Option<f64>,
     width: f64,
     max_points: usize,
+    /// The bucket found last, as `(start, end, index)`: most messages fall in it.
+    last: (f64, f64, usize),
     pub(crate) requests: Vec<Point>,
     pub(crate) transactions: Vec<Vec<Point>>,
     pub(crate) journeys: Vec<Journeys>,
@@ -78,6 +83,7 @@ impl Timeline {
             origin: None,
             width: 1.0,
             max_points: max_points.max(2),
+            last: NO_BUCKET,
             requests: Vec::new(),
             transactions: Vec::new(),
             journeys: Vec::new(),
@@ -137,11 +143,17 @@ impl Timeline {
     /// The bucket `time` falls in, widening the buckets until it fits. A time before the
     /// first message's second (a runner whose clock lags) counts in the first bucket.
     fn slot(&mut self, time: f64) -> usize {
+        let (start, end, index) = self.last;
+        if start <= time && time < end {
+            return index;
+        }
         let origin = *self.origin.get_or_insert(time.floor());
         loop {
             let at = ((time - origin) / self.width).floor();
             let at = if at.is_nan() || at < 0.0 { 0.0 } else { at };
             if at < self.max_points as f64 {
+                let start = origin + at * self.width;
+                self.last = (start, start + self.width, at as usize);
                 return at as usize;
             }
             self.double_width();
@@ -150,6 +162,7 @@ impl Timeline {
 
     fn double_width(&mut self) {
         self.width *= 2.0;
+        self.last = NO_BUCKET;
         halve(&mut self.requests, Point::merge);
         for series in &mut self.transactions {
             halve(series, Point::merge);

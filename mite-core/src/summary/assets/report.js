@@ -68,7 +68,8 @@
     }
     let drawn = 0;
     let legendX = W - right;
-    for (const line of lines.slice().reverse()) {
+    // Lines in order, so a later one (a dashed target) is drawn over an earlier one.
+    for (const line of lines) {
       let d = "";
       let pen = false;
       line.values.forEach((v, i) => {
@@ -82,6 +83,9 @@
         const path = el("path", { d: d, class: "line", stroke: line.color }, svg);
         if (line.dash) path.setAttribute("stroke-dasharray", line.dash);
       }
+    }
+    // The legend from the right edge, ending with the first line's name.
+    for (const line of lines.slice().reverse()) {
       const label = el("text", { x: legendX, y: 18, "text-anchor": "end", class: "legend" }, svg);
       label.textContent = "\u25A0 " + line.name;
       label.style.fill = line.color;
