@@ -99,6 +99,10 @@ fn run(py: Python<'_>, cli: Cli, argv: &[String]) -> Result<i32, Fatal> {
         } => {
             return serve_demo_app(py, host, *port, *threads, &cli.options.log_level);
         }
+        Command::Scenario(ScenarioCommand::Check { spec }) => {
+            super::command_support::prepare_command(py, &cli.options)?;
+            return super::scenario_check::run(py, spec, &cli.options);
+        }
         Command::Scenario(ScenarioCommand::Test { spec }) => TestRun::Scenario(spec),
         Command::Journey(JourneyCommand::Test { journey, datapool }) => TestRun::Journey {
             journey,

@@ -20,6 +20,7 @@ mod processors;
 mod run_summary;
 mod runner;
 mod runner_command;
+mod scenario_check;
 mod scenario_loading;
 mod schedule;
 mod sink;

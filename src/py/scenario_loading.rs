@@ -105,63 +105,84 @@ pub fn read_scenarios(
     spec: &str,
     result: &Bound<'_, PyAny>,
 ) -> Result<Vec<ScenarioSpec>, Fatal> {
-    let shape = "each item must be (journey_spec, datapool or None, volume_model)";
+    scenario_items(py, spec, result)?
+        .iter()
+        .enumerate()
+        .map(|(n, item)| read_scenario(py, spec, n, item))
+        .collect()
+}
+
+const SHAPE: &str = "each item must be (journey_spec, datapool or None, volume_model)";
+
+/// The items of the scenario function's result.
+pub fn scenario_items<'py>(
+    py: Python<'py>,
+    spec: &str,
+    result: &Bound<'py, PyAny>,
+) -> Result<Vec<Bound<'py, PyAny>>, Fatal> {
     let items = result.try_iter().map_err(|_| {
         Fatal::Message(format!(
-            "scenario '{spec}' returned {}, not a list of scenarios; {shape}",
+            "scenario '{spec}' returned {}, not a list of scenarios; {SHAPE}",
             short_repr(result)
         ))
     })?;
-    let mut scenarios = Vec::new();
-    for (n, item) in items.enumerate() {
-        let item = item.map_err(|e| py_fatal(py, &format!("scenario '{spec}' raised"), &e))?;
-        let parts: Vec<Bound<'_, PyAny>> = match item.try_iter() {
-            Ok(it) if !item.is_instance_of::<PyString>() => it
-                .collect::<PyResult<_>>()
-                .map_err(|e| py_fatal(py, &format!("scenario '{spec}' item {n}"), &e))?,
-            _ => Vec::new(),
-        };
-        let [journey_spec, datapool, volume_model] = parts.as_slice() else {
-            return Err(Fatal::Message(format!(
-                "scenario '{spec}' item {n} is {}; {shape}",
-                short_repr(&item)
-            )));
-        };
-        let Ok(journey_spec) = journey_spec.extract::<String>() else {
-            return Err(Fatal::Message(format!(
-                "scenario '{spec}' item {n}: the journey spec {} is not a string",
-                short_repr(journey_spec)
-            )));
-        };
-        if !datapool.is_none() && !datapool.hasattr("checkout").unwrap_or(false) {
-            return Err(Fatal::Message(format!(
-                "scenario '{spec}' item {n}: {} is not a datapool (it has no checkout method)",
-                short_repr(datapool)
-            )));
-        }
-        if !volume_model.is_callable() {
-            return Err(Fatal::Message(format!(
-                "scenario '{spec}' item {n}: the volume model {} is not callable",
-                short_repr(volume_model)
-            )));
-        }
-        let journey = import_spec(py, &journey_spec, "journey spec")?;
-        if !journey.is_callable() {
-            return Err(Fatal::Message(format!(
-                "journey '{journey_spec}' is not a function"
-            )));
-        }
-        scenarios.push(ScenarioSpec {
-            journey_spec,
-            journey: journey.unbind(),
-            datapool: (!datapool.is_none()).then(|| datapool.clone().unbind()),
-            volume_model: volume_model.clone().unbind(),
-        });
-    }
-    Ok(scenarios)
+    items
+        .collect::<PyResult<Vec<_>>>()
+        .map_err(|e| py_fatal(py, &format!("scenario '{spec}' raised"), &e))
 }
 
-fn short_repr(obj: &Bound<'_, PyAny>) -> String {
+/// One item of the scenario function's result, checked, with its journey imported.
+pub fn read_scenario(
+    py: Python<'_>,
+    spec: &str,
+    n: usize,
+    item: &Bound<'_, PyAny>,
+) -> Result<ScenarioSpec, Fatal> {
+    let parts: Vec<Bound<'_, PyAny>> = match item.try_iter() {
+        Ok(it) if !item.is_instance_of::<PyString>() => it
+            .collect::<PyResult<_>>()
+            .map_err(|e| py_fatal(py, &format!("scenario '{spec}' item {n}"), &e))?,
+        _ => Vec::new(),
+    };
+    let [journey_spec, datapool, volume_model] = parts.as_slice() else {
+        return Err(Fatal::Message(format!(
+            "scenario '{spec}' item {n} is {}; {SHAPE}",
+            short_repr(item)
+        )));
+    };
+    let Ok(journey_spec) = journey_spec.extract::<String>() else {
+        return Err(Fatal::Message(format!(
+            "scenario '{spec}' item {n}: the journey spec {} is not a string",
+            short_repr(journey_spec)
+        )));
+    };
+    if !datapool.is_none() && !datapool.hasattr("checkout").unwrap_or(false) {
+        return Err(Fatal::Message(format!(
+            "scenario '{spec}' item {n}: {} is not a datapool (it has no checkout method)",
+            short_repr(datapool)
+        )));
+    }
+    if !volume_model.is_callable() {
+        return Err(Fatal::Message(format!(
+            "scenario '{spec}' item {n}: the volume model {} is not callable",
+            short_repr(volume_model)
+        )));
+    }
+    let journey = import_spec(py, &journey_spec, "journey spec")?;
+    if !journey.is_callable() {
+        return Err(Fatal::Message(format!(
+            "journey '{journey_spec}' is not a function"
+        )));
+    }
+    Ok(ScenarioSpec {
+        journey_spec,
+        journey: journey.unbind(),
+        datapool: (!datapool.is_none()).then(|| datapool.clone().unbind()),
+        volume_model: volume_model.clone().unbind(),
+    })
+}
+
+pub fn short_repr(obj: &Bound<'_, PyAny>) -> String {
     let text = super::convert::py_repr(obj);
     if text.chars().count() > 80 {
         format!("{}...", text.chars().take(77).collect::<String>())

@@ -114,6 +114,13 @@ pub enum ScenarioCommand {
         #[arg(value_name = "SCENARIO_SPEC")]
         spec: String,
     },
+    /// Check a scenario without running it: imports, shapes, async journeys that take their
+    /// datapool's items, and each volume model's plan over time. Exit 1 on any problem.
+    Check {
+        /// `module:function` returning the scenario's (journey, datapool, volume model) list.
+        #[arg(value_name = "SCENARIO_SPEC")]
+        spec: String,
+    },
 }
 
 #[derive(Debug, Subcommand)]

@@ -10,6 +10,7 @@ use super::options::{Command, JourneyCommand, ScenarioCommand};
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum CommandKind {
     ScenarioTest,
+    ScenarioCheck,
     JourneyTest,
     JourneyRun,
     Controller,
@@ -33,6 +34,7 @@ impl CommandKind {
     pub fn path(self) -> &'static [&'static str] {
         match self {
             ScenarioTest => &["scenario", "test"],
+            ScenarioCheck => &["scenario", "check"],
             JourneyTest => &["journey", "test"],
             JourneyRun => &["journey", "run"],
             Controller => &["controller"],
@@ -54,6 +56,7 @@ impl CommandKind {
     pub fn usage_name(self) -> &'static str {
         match self {
             ScenarioTest => "mite scenario test",
+            ScenarioCheck => "mite scenario check",
             JourneyTest => "mite journey test",
             JourneyRun => "mite journey run",
             Controller => "mite controller",
@@ -71,8 +74,9 @@ impl CommandKind {
         }
     }
 
-    pub const ALL: [CommandKind; 15] = [
+    pub const ALL: [CommandKind; 16] = [
         ScenarioTest,
+        ScenarioCheck,
         JourneyTest,
         JourneyRun,
         Controller,
@@ -94,6 +98,7 @@ impl Command {
     pub fn kind(&self) -> CommandKind {
         match self {
             Command::Scenario(ScenarioCommand::Test { .. }) => ScenarioTest,
+            Command::Scenario(ScenarioCommand::Check { .. }) => ScenarioCheck,
             Command::Journey(JourneyCommand::Test { .. }) => JourneyTest,
             Command::Journey(JourneyCommand::Run { .. }) => JourneyRun,
             Command::Controller { .. } => Controller,
@@ -145,13 +150,29 @@ const TESTS: &[CommandKind] = &[ScenarioTest, JourneyTest, JourneyRun];
 const SUMMARIES: &[CommandKind] = &[ScenarioTest, JourneyTest, JourneyRun, Report];
 const RUNS: &[CommandKind] = &[ScenarioTest, JourneyTest, JourneyRun, Runner];
 const PLANS: &[CommandKind] = &[ScenarioTest, JourneyTest, JourneyRun, Controller];
-const LOOPS: &[CommandKind] = &[ScenarioTest, JourneyTest, JourneyRun, Controller, Runner];
+/// The options that shape a plan, which `scenario check` follows too.
+const CHECKED_PLANS: &[CommandKind] = &[
+    ScenarioTest,
+    ScenarioCheck,
+    JourneyTest,
+    JourneyRun,
+    Controller,
+];
+const LOOPS: &[CommandKind] = &[
+    ScenarioTest,
+    ScenarioCheck,
+    JourneyTest,
+    JourneyRun,
+    Controller,
+    Runner,
+];
 const COMPONENTS: &[CommandKind] = &[
     Controller, Runner, Duplicator, Receiver, Collector, Recorder, Stats, Exporter,
 ];
 /// The commands that import the project's Python code (journeys, processors, filters).
 const IMPORTS: &[CommandKind] = &[
     ScenarioTest,
+    ScenarioCheck,
     JourneyTest,
     JourneyRun,
     Controller,
@@ -163,6 +184,7 @@ const IMPORTS: &[CommandKind] = &[
 /// The commands that log (`cat` and `uncat` only print their output and errors).
 const LOGGING: &[CommandKind] = &[
     ScenarioTest,
+    ScenarioCheck,
     JourneyTest,
     JourneyRun,
     Controller,
@@ -189,10 +211,10 @@ scopes! {
     "memory-tracing" => General, RUNS;
     "log-level" => General, LOGGING;
     "exclude-working-directory" => General, IMPORTS;
-    "config" => Load, PLANS;
-    "add-to-config" => Load, PLANS;
+    "config" => Load, CHECKED_PLANS;
+    "add-to-config" => Load, CHECKED_PLANS;
     "spawn-rate" => Load, PLANS;
-    "delay-start-seconds" => Load, PLANS;
+    "delay-start-seconds" => Load, CHECKED_PLANS;
     "max-loop-delay" => Load, LOOPS;
     "min-loop-delay" => Load, &[ScenarioTest, Runner];
     "runner-max-journeys" => Load, RUNS;

@@ -10,6 +10,7 @@ mod controller;
 mod datapool;
 mod dispatcher;
 mod fixtures;
+mod plan;
 mod scheduler;
 mod spawn_limit;
 
@@ -21,5 +22,6 @@ pub use controller::{
 pub use datapool::{CheckinError, Checkout, DataSource, RecycleQueue, Taken};
 pub use dispatcher::{Dispatch, DispatchError, Dispatcher, Work};
 pub use fixtures::{FixtureNeed, Fixtures};
+pub use plan::{plan_volume, sparkline, Plan, PlanError, MAX_EVALUATIONS};
 pub use scheduler::{Removal, ScenarioId, Scheduler, SchedulerConfig, Volume, VolumeModel};
 pub use spawn_limit::SpawnLimit;
