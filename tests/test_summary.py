@@ -487,11 +487,26 @@ def read_terminal(fd, process, timeout):
     return output.decode(errors="replace")
 
 
-def test_a_terminal_gets_a_status_line_updated_in_place(mite_project):
-    write_paced_scenario(mite_project, seconds=3)
+@pytest.mark.parametrize("runners", ["1", "2"])
+def test_a_terminal_gets_a_status_line_updated_in_place(mite_project, runners):
+    # The journeys log (from the runner processes with --runners 2) while the status shows.
+    mite_project.write(
+        "tiny.py",
+        PACED.format(seconds=3)
+        + """
+import logging, time
+_started = time.monotonic()
+_paced_journey = journey
+
+async def journey(ctx):
+    if time.monotonic() - _started > 1.5:
+        logging.getLogger("shop").warning("a journey says hello")
+    await _paced_journey(ctx)
+""",
+    )
     controller, terminal = pty.openpty()
     process = subprocess.Popen(
-        [*mite_project.command(), "scenario", "test", "tiny:scenario"],
+        [*mite_project.command(), "scenario", "test", "tiny:scenario", f"--runners={runners}"],
         cwd=mite_project.path,
         env=mite_project.env(),
         stdin=subprocess.DEVNULL,
@@ -512,9 +527,9 @@ def test_a_terminal_gets_a_status_line_updated_in_place(mite_project):
     ), status
     # Log lines never run into it: each row the terminal ends up showing is one or the other.
     rows = [row.split("\r\x1b[2K")[-1] for row in output.replace("\r\n", "\n").split("\n")]
-    assert any("<INFO>" in row for row in rows)
+    assert any("a journey says hello" in row for row in rows)
     for row in rows:
-        assert not ("▶" in row and "<INFO>" in row), row
+        assert "▶" not in row or not re.search(r"<(INFO|WARNING|ERROR)>", row), row
     assert "mite-rs run summary" in output
 
 

@@ -15,6 +15,25 @@ struct Runner {
     status: Option<ExitStatus>,
 }
 
+/// Copies a runner's stderr to ours a line at a time, on a thread of its own that ends with
+/// the runner's stderr.
+fn forward_lines(stderr: std::process::ChildStderr) -> std::io::Result<()> {
+    std::thread::Builder::new()
+        .name("mite-runner-log".into())
+        .spawn(move || {
+            let mut reader = std::io::BufReader::new(stderr);
+            let mut line = Vec::new();
+            loop {
+                line.clear();
+                match std::io::BufRead::read_until(&mut reader, b'\n', &mut line) {
+                    Ok(0) | Err(_) => break,
+                    Ok(_) => mite_core::logging::write_stderr(&String::from_utf8_lossy(&line)),
+                }
+            }
+        })
+        .map(drop)
+}
+
 /// How a runner process ended, for a log line.
 pub fn describe(status: ExitStatus) -> String {
     match (status.code(), status.signal()) {
@@ -43,6 +62,9 @@ impl RunnerProcesses {
                 .args(args)
                 .env("MITE_RUNNER_SYS_PATH", sys_path)
                 .stdin(Stdio::null())
+                // Their log lines come through this process, which draws them around the
+                // terminal's status line (mite_core::logging::write_stderr).
+                .stderr(Stdio::piped())
                 .process_group(0);
             #[cfg(target_os = "linux")]
             // SAFETY: prctl is async-signal-safe; nothing else runs between fork and exec.
@@ -55,10 +77,18 @@ impl RunnerProcesses {
                 });
             }
             match command.spawn() {
-                Ok(child) => processes.children.push(Runner {
-                    child,
-                    status: None,
-                }),
+                Ok(mut child) => {
+                    let stderr = child.stderr.take();
+                    processes.children.push(Runner {
+                        child,
+                        status: None,
+                    });
+                    if let Err(e) = stderr.map_or(Ok(()), forward_lines) {
+                        processes.kill();
+                        processes.reap();
+                        return Err(e);
+                    }
+                }
                 Err(e) => {
                     // The runners already started are not left behind.
                     processes.kill();
