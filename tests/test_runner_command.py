@@ -122,18 +122,25 @@ def collect(address):
     return pull, context, received, drain
 
 
-def test_a_runner_runs_the_work_it_is_given_and_reports_it_back(project):
-    items = [(1, i, "scripted:noted", (i,)) for i in range(1, 6)]
-    controller = ScriptedController(items)
+def run_collected(project, controller, **run_args):
+    """Runs a runner against `controller` with its messages collected; closes the controller
+    and the collecting socket. Returns the runner's result and the messages it sent."""
     messages = f"tcp://127.0.0.1:{free_port()}"
     pull, context, received, drain = collect(messages)
     try:
-        result = run_runner(project, controller.address, messages)
+        result = run_runner(project, controller.address, messages, **run_args)
         drain()
     finally:
         controller.close()
         pull.close()
         context.term()
+    return result, received
+
+
+def test_a_runner_runs_the_work_it_is_given_and_reports_it_back(project):
+    items = [(1, i, "scripted:noted", (i,)) for i in range(1, 6)]
+    controller = ScriptedController(items)
+    result, received = run_collected(project, controller)
     assert result.returncode == 0, result.stderr
     assert "Traceback" not in result.stderr
     noted = [m for m in received if m["type"] == "noted"]
@@ -159,17 +166,9 @@ def test_journeys_without_datapool_items_are_refilled_as_they_finish(project):
     # at the next --max-loop-delay (30 s here: five replies of two items would take minutes).
     items = [(1, None, "scripted:brief", None) for _ in range(10)]
     controller = ScriptedController(items)
-    messages = f"tcp://127.0.0.1:{free_port()}"
-    pull, context, received, drain = collect(messages)
     started = time.monotonic()
-    try:
-        result = run_runner(project, controller.address, messages, max_loop_delay=30)
-        elapsed = time.monotonic() - started
-        drain()
-    finally:
-        controller.close()
-        pull.close()
-        context.term()
+    result, received = run_collected(project, controller, max_loop_delay=30)
+    elapsed = time.monotonic() - started
     assert result.returncode == 0, result.stderr
     assert sum(m["type"] == "brief" for m in received) == 10
     work_requests = [c for kind, c in controller.requests if kind == 2]
@@ -194,15 +193,7 @@ def test_min_loop_delay_spaces_a_runners_requests(project):
     items = [(1, None, "scripted:brief", None) for _ in range(8)]
     controller = ScriptedController(items)
     log = controller.requests = TimedRequests()  # before the runner starts asking
-    messages = f"tcp://127.0.0.1:{free_port()}"
-    pull, context, received, drain = collect(messages)
-    try:
-        result = run_runner(project, controller.address, messages, extra=["--min-loop-delay=0.3"])
-        drain()
-    finally:
-        controller.close()
-        pull.close()
-        context.term()
+    result, received = run_collected(project, controller, extra=["--min-loop-delay=0.3"])
     assert result.returncode == 0, result.stderr
     assert sum(m["type"] == "brief" for m in received) == 8
     work = [t for t, (kind, _) in zip(log.times, log, strict=True) if kind == 2]
@@ -238,15 +229,7 @@ class StandingController(ScriptedController):
 
 def test_a_runner_offers_standing_work_and_keeps_its_journeys_running(project):
     controller = StandingController(journeys=3, valid_for=1.0)
-    messages = f"tcp://127.0.0.1:{free_port()}"
-    pull, context, received, drain = collect(messages)
-    try:
-        result = run_runner(project, controller.address, messages, max_loop_delay=30)
-        drain()
-    finally:
-        controller.close()
-        pull.close()
-        context.term()
+    result, received = run_collected(project, controller, max_loop_delay=30)
     assert result.returncode == 0, result.stderr
     hello, first, second = controller.requests[:3]
     assert (hello[1], hello[2]) == (1, {"standing_work": True})
