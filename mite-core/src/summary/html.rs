@@ -99,50 +99,37 @@ pub fn html_report(summary: &RunSummary, info: &RunInfo) -> String {
     page
 }
 
+/// A count as the page shows it: `1,234`.
+fn count_text(value: &Json) -> String {
+    value.as_u64().map_or_else(|| "-".to_owned(), thousands)
+}
+
+/// The value at a dotted path of the JSON summary (`requests.latency_ms.p95`).
+fn at<'a>(doc: &'a Json, path: &str) -> &'a Json {
+    path.split('.').fold(doc, |value, key| &value[key])
+}
+
+/// A summary card: its label, the JSON path of its figure, and how the figure is shown.
+type Card = (&'static str, &'static str, fn(&Json) -> String);
+
 fn cards(page: &mut String, doc: &Json) {
-    let count = |path: &str, value: &Json| {
-        let text = value.as_u64().map_or_else(|| "-".to_owned(), thousands);
-        (path.to_owned(), value.clone(), text)
-    };
-    let p95 = &doc["requests"]["latency_ms"]["p95"];
-    let rows = [
-        (
-            "duration",
-            "duration_s".to_owned(),
-            doc["duration_s"].clone(),
-            seconds_text(doc["duration_s"].as_f64().unwrap_or(0.0)),
-        ),
-        {
-            let (p, v, t) = count("journeys.finished", &doc["journeys"]["finished"]);
-            ("journeys finished", p, v, t)
-        },
-        {
-            let (p, v, t) = count("journeys.failed", &doc["journeys"]["failed"]);
-            ("journeys failed", p, v, t)
-        },
-        {
-            let (p, v, t) = count("requests.count", &doc["requests"]["count"]);
-            ("requests", p, v, t)
-        },
-        (
-            "requests per second",
-            "requests.per_second".to_owned(),
-            doc["requests"]["per_second"].clone(),
-            rate_text(doc["requests"]["per_second"].as_f64().unwrap_or(0.0)),
-        ),
-        (
-            "request p95",
-            "requests.latency_ms.p95".to_owned(),
-            p95.clone(),
-            latency_ms(p95),
-        ),
-        {
-            let (p, v, t) = count("errors.count", &doc["errors"]["count"]);
-            ("errors", p, v, t)
-        },
+    let cards: [Card; 7] = [
+        ("duration", "duration_s", |v| {
+            seconds_text(v.as_f64().unwrap_or(0.0))
+        }),
+        ("journeys finished", "journeys.finished", count_text),
+        ("journeys failed", "journeys.failed", count_text),
+        ("requests", "requests.count", count_text),
+        ("requests per second", "requests.per_second", |v| {
+            rate_text(v.as_f64().unwrap_or(0.0))
+        }),
+        ("request p95", "requests.latency_ms.p95", latency_ms),
+        ("errors", "errors.count", count_text),
     ];
     page.push_str("<section><h2>Summary</h2><div class=\"cards\">");
-    for (label, path, value, text) in rows {
+    for (label, path, show) in cards {
+        let value = at(doc, path);
+        let text = show(value);
         let _ = write!(
             page,
             "<div class=\"card\"><div class=\"label\">{label}</div>\
@@ -178,11 +165,7 @@ fn transactions(page: &mut String, doc: &Json) {
         );
         for key in ["count", "errors"] {
             let value = &row[key];
-            page.push_str(&figure(
-                &format!("{base}.{key}"),
-                value,
-                &value.as_u64().map_or_else(String::new, thousands),
-            ));
+            page.push_str(&figure(&format!("{base}.{key}"), value, &count_text(value)));
         }
         let rate = &row["error_rate"];
         page.push_str(&figure(
@@ -224,7 +207,7 @@ fn errors(page: &mut String, doc: &Json) {
             figure(
                 &format!("errors.top.{i}.count"),
                 &row["count"],
-                &row["count"].as_u64().map_or_else(String::new, thousands)
+                &count_text(&row["count"])
             )
         );
     }
@@ -234,7 +217,7 @@ fn errors(page: &mut String, doc: &Json) {
         figure(
             "errors.count",
             &errors["count"],
-            &errors["count"].as_u64().map_or_else(String::new, thousands)
+            &count_text(&errors["count"])
         )
     );
 }
@@ -255,11 +238,7 @@ fn statuses(page: &mut String, doc: &Json) {
             page,
             "<tr><td class=\"text\">{}</td>{}</tr>",
             escape(label),
-            figure(
-                &format!("requests.by_status.{code}"),
-                n,
-                &n.as_u64().map_or_else(String::new, thousands)
-            )
+            figure(&format!("requests.by_status.{code}"), n, &count_text(n))
         );
     }
     page.push_str("</table></section>\n");
@@ -321,11 +300,7 @@ fn run_details(page: &mut String, doc: &Json, info: &RunInfo) {
     let _ = writeln!(
         page,
         "<tr><td class=\"text\">messages</td>{}</tr></table></section>",
-        figure(
-            "messages",
-            &doc["messages"],
-            &doc["messages"].as_u64().map_or_else(String::new, thousands)
-        )
+        figure("messages", &doc["messages"], &count_text(&doc["messages"]))
     );
 }
 

@@ -9,9 +9,9 @@ use super::timeline::Point;
 use super::{Outcome, RunInfo};
 
 /// The `version` of the summary document; bumped when a field changes meaning or goes.
-pub const SUMMARY_VERSION: u32 = 1;
+pub(crate) const SUMMARY_VERSION: u32 = 1;
 /// Error kinds listed in the JSON summary.
-pub const TOP_ERRORS_JSON: usize = 20;
+pub(crate) const TOP_ERRORS_JSON: usize = 20;
 
 const QUANTILES: [(&str, f64); 4] = [("p50", 0.5), ("p90", 0.9), ("p95", 0.95), ("p99", 0.99)];
 
@@ -46,7 +46,7 @@ fn ratio(part: u64, whole: u64) -> f64 {
 }
 
 /// The whole summary document.
-pub fn summary_json(summary: &RunSummary, info: &RunInfo) -> Json {
+pub(crate) fn summary_json(summary: &RunSummary, info: &RunInfo) -> Json {
     let duration = summary.duration();
     let times = (summary.messages > 0).then_some((summary.first_time, summary.last_time));
     let per_second = |n: u64| {
@@ -176,7 +176,7 @@ fn point_series(points: &[Point], len: usize, width: f64) -> Map<String, Json> {
 
 /// The plots' data: bucket start offsets (seconds from `origin`), the request series, the
 /// journeys against their target, and one series per transaction.
-pub fn series_json(summary: &RunSummary) -> Json {
+pub(crate) fn series_json(summary: &RunSummary) -> Json {
     let timeline = &summary.timeline;
     let len = timeline.len();
     let width = timeline.width();

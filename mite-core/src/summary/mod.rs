@@ -17,9 +17,9 @@ mod timeline;
 
 pub use files::{add_file, ReportFileError};
 pub use html::html_report;
-pub use json::{series_json, summary_json, summary_json_text, SUMMARY_VERSION};
+pub use json::summary_json_text;
 pub use live::LiveSummary;
-pub use run::{MessageView, RunSummary, MAX_ERROR_KINDS, MAX_TRANSACTIONS};
+pub use run::{MessageView, RunSummary};
 pub use text::summary_text;
 
 use crate::stats::Check;

@@ -17,13 +17,13 @@ use super::timeline::Timeline;
 use crate::messages::{keys, Message, Value};
 
 /// Transaction rows told apart; later names count in one `(other transactions)` row.
-pub const MAX_TRANSACTIONS: usize = 500;
+pub(crate) const MAX_TRANSACTIONS: usize = 500;
 /// Kinds of error told apart; later kinds are counted as other.
-pub const MAX_ERROR_KINDS: usize = 1000;
+pub(crate) const MAX_ERROR_KINDS: usize = 1000;
 /// An error message longer than this is cut (with `…`) before it is grouped.
 const ERROR_MESSAGE_CHARS: usize = 300;
 /// The name of the row for transactions past [`MAX_TRANSACTIONS`].
-pub const OTHER_TRANSACTIONS: &str = "(other transactions)";
+pub(crate) const OTHER_TRANSACTIONS: &str = "(other transactions)";
 
 /// What the summary needs of a message: the live [`Message`] and a decoded collector record
 /// (a msgpack or JSON map) both give it.
