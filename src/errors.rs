@@ -116,6 +116,8 @@ pub enum BindingError {
     // TypeError: a value of the wrong type.
     #[error("returned {0}, which is not a number")]
     VolumeNotANumber(String),
+    #[error("an arrival rate needs {0}")]
+    BadArrivalRate(String),
     #[error("message type must be a str, not {0}")]
     MessageTypeNotStr(String),
     #[error("can not serialize '{0}' object")]
@@ -197,9 +199,10 @@ impl From<BindingError> for PyErr {
             | E::TooDeep
             | E::StatsDump(_)
             | E::Buckets(_) => PyValueError::new_err(text),
-            E::VolumeNotANumber(_) | E::MessageTypeNotStr(_) | E::NotSerializable(_) => {
-                PyTypeError::new_err(text)
-            }
+            E::VolumeNotANumber(_)
+            | E::BadArrivalRate(_)
+            | E::MessageTypeNotStr(_)
+            | E::NotSerializable(_) => PyTypeError::new_err(text),
             E::IntegerOutOfRange => PyOverflowError::new_err(text),
             E::NoHttp | E::NoHttpToDelete => PyAttributeError::new_err(text),
             E::NoRunningLoop

@@ -10,13 +10,60 @@ The classes here are a small DSL for the common shapes, chained with ``+``::
 
 A ``Ramp`` in a chain takes its missing end points from its neighbours. Mistakes in a chain are
 reported on the first call, not when the chain is built.
+
+Arrival-rate models (mite-rs) say how many journeys to *start* per second instead, whatever the
+target's speed, so a slow target cannot lower the offered load (an open model)::
+
+    RampRate(duration=10, frm=0) + ConstantRate(duration=60, rate=50, max_journeys=500)
+
+Each returns an ``ArrivalRate`` per period; any volume model may return one. A start due while
+the scenario already runs ``max_journeys`` journeys is dropped and counted, never queued.
+Concurrency and rate models cannot be chained together; ``Nothing`` goes in either chain.
 """
 
 from dataclasses import InitVar, dataclass, field
 
 from mite.scenario import StopVolumeModel
 
-__all__ = ["Compound", "Constant", "Nothing", "Ramp", "oneshot_vm"]
+__all__ = [
+    "ArrivalRate",
+    "Compound",
+    "Constant",
+    "ConstantRate",
+    "Nothing",
+    "Ramp",
+    "RampRate",
+    "oneshot_vm",
+]
+
+#: The most journeys of an arrival-rate scenario running at once, unless the model says.
+DEFAULT_MAX_JOURNEYS = 1000
+
+
+@dataclass(frozen=True)
+class ArrivalRate:
+    """What an arrival-rate model asks for over one period ``(start, end)``.
+
+    ``per_second`` journey starts per second at ``start``, changing linearly to ``until`` at
+    ``end`` (``None``: the same rate throughout); never more than ``max_journeys`` of the
+    scenario's journeys running at once.
+    """
+
+    per_second: float
+    max_journeys: int = DEFAULT_MAX_JOURNEYS
+    until: float | None = None
+
+    def __post_init__(self):
+        for name in ("per_second", "until"):
+            value = getattr(self, name)
+            if value is None and name == "until":
+                continue
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
+                raise ValueError(f"ArrivalRate {name} must be a number of starts per second >= 0")
+        if isinstance(self.max_journeys, bool) or not isinstance(self.max_journeys, int):
+            raise ValueError("ArrivalRate max_journeys must be a whole number")
+        if self.max_journeys < 1:
+            raise ValueError("ArrivalRate max_journeys must be at least 1")
 
 
 @dataclass
@@ -39,6 +86,12 @@ class _VolumeModel:
     def __add__(self, other):
         if not isinstance(other, _VolumeModel):
             raise ValueError(f"Cannot add a {type(other)} to a volume model")
+        kinds = {_kind(part) for part in _parts(self) + _parts(other)} - {None}
+        if len(kinds) > 1:
+            raise ValueError(
+                "Cannot chain an arrival-rate model (ConstantRate, RampRate) with a "
+                "concurrency model (Constant, Ramp)"
+            )
         return Compound(0, self, other)
 
 
@@ -73,6 +126,74 @@ class Ramp(_VolumeModel):
 
     def _value(self, start, end):
         raise ValueError("Ramp was called outside of a compound volume model")
+
+
+@dataclass
+class _RateModel(_VolumeModel):
+    """An arrival-rate model: its starts stop at ``duration`` (a period beginning there,
+    still asked for because the end is inclusive, starts nothing)."""
+
+    def __call__(self, start, end):
+        if start > self.duration:
+            raise StopVolumeModel
+        if start >= self.duration > 0:
+            return ArrivalRate(0, self.max_journeys)
+        return self._value(start, end)
+
+
+@dataclass
+class ConstantRate(_RateModel):
+    """``rate`` journey starts per second for ``duration`` seconds (mite-rs).
+
+    At most ``max_journeys`` run at once; a start due beyond that is dropped and counted.
+    """
+
+    rate: float
+    max_journeys: int = DEFAULT_MAX_JOURNEYS
+
+    def _value(self, start, end):
+        return ArrivalRate(self.rate, self.max_journeys)
+
+
+@dataclass
+class RampRate(_RateModel):
+    """Starts per second changing linearly from ``frm`` to ``to`` over ``duration`` seconds
+    (mite-rs). Like ``Ramp``, only valid in a chain, where missing end points come from
+    the neighbouring models."""
+
+    to: float | None = None
+    frm: float | None = None
+    max_journeys: int = DEFAULT_MAX_JOURNEYS
+
+    def _value(self, start, end):
+        raise ValueError("RampRate was called outside of a compound volume model")
+
+
+@dataclass
+class _RealisedRampRate(_RateModel):
+    """A ``RampRate`` whose end points are known."""
+
+    frm: float
+    to: float
+    max_journeys: int
+
+    def _rate_at(self, t):
+        return self.frm + (self.to - self.frm) * (min(max(t, 0), self.duration) / self.duration)
+
+    def _value(self, start, end):
+        return ArrivalRate(self._rate_at(start), self.max_journeys, until=self._rate_at(end))
+
+
+def _kind(model):
+    """ "rate", "concurrency", or None for a model that is neither (``Nothing``)."""
+    if isinstance(model, Nothing):
+        return None
+    return "rate" if isinstance(model, _RateModel) else "concurrency"
+
+
+def _level(value):
+    # A neighbour's value: a number of journeys, or an ArrivalRate's starts per second.
+    return value.per_second if isinstance(value, ArrivalRate) else value
 
 
 @dataclass
@@ -116,17 +237,18 @@ class Compound(_VolumeModel):
         timeline = []
         offset = 0
         for index, part in enumerate(self._components):
-            if isinstance(part, Ramp):
+            if isinstance(part, (Ramp, RampRate)):
                 part = self._realise_ramp(index, part, timeline)
             timeline.append((offset, part))
             offset += part.duration
         return timeline
 
     def _realise_ramp(self, index, ramp, timeline):
+        name = type(ramp).__name__
         if index == 0:
             if ramp.frm is None:
                 raise ValueError(
-                    "You must specify 'frm' on the first Ramp in a chain of Volume Models"
+                    f"You must specify 'frm' on the first {name} in a chain of Volume Models"
                 )
             frm = ramp.frm
         elif ramp.frm is not None:
@@ -135,20 +257,26 @@ class Compound(_VolumeModel):
             )
         else:
             previous = timeline[-1][1]
-            frm = previous(previous.duration, 0)
+            # The value at its end, asked of the model itself: a rate model called there
+            # would say 0 (its starts stop at its duration).
+            frm = _level(previous._value(previous.duration, previous.duration))
 
         if index + 1 < len(self._components):
             # Evaluated before the check below, so two adjacent Ramps fail with the
             # "outside of a compound" error, as in mite.
-            to = self._components[index + 1](0, 1)
+            to = _level(self._components[index + 1](0, 1))
             if ramp.to is not None:
                 raise ValueError(
                     "A ramp with 'to' specified must be the last volume model in a chain"
                 )
         elif ramp.to is None:
-            raise ValueError("You must specify 'to' on the final Ramp in a chain of Volume Models")
+            raise ValueError(
+                f"You must specify 'to' on the final {name} in a chain of Volume Models"
+            )
         else:
             to = ramp.to
+        if isinstance(ramp, RampRate):
+            return _RealisedRampRate(ramp.duration, frm, to, ramp.max_journeys)
         return _RealisedRamp(ramp.duration, frm, to)
 
 

@@ -104,6 +104,16 @@ pub fn run(py: Python<'_>, spec: &str, options: &Options) -> Result<i32, Fatal> 
     Ok(i32::from(!problems.is_empty()))
 }
 
+/// A rate for people: `12.5`, `1,000`.
+fn rate_text(rate: f64) -> String {
+    if rate >= 100.0 {
+        format!("{:.0}", rate)
+    } else {
+        let text = format!("{rate:.1}");
+        text.strip_suffix(".0").map_or(text.clone(), str::to_owned)
+    }
+}
+
 /// Seconds for people: `6s`, `0.5s`, `24 min`, `3.5 h`.
 fn duration_text(seconds: f64) -> String {
     let round = |x: f64| {
@@ -125,6 +135,29 @@ fn print_plan(plan: &Plan, period: f64) {
         Some(end) => format!("ends after {}", duration_text(end)),
         None => format!("no end within {}h", HORIZON_SECONDS / 3600.0),
     };
+    if !plan.rates.is_empty() {
+        println!(
+            "  arrivals     {length}, about {} starts, up to {}/s, at most {} journeys at once",
+            plan.starts.round(),
+            rate_text(plan.peak_rate()),
+            plan.max_journeys
+        );
+        // Rates in thousandths, so that fractional rates still plot.
+        let rates: Vec<u64> = plan
+            .rates
+            .iter()
+            .map(|&(_, r)| (r * 1000.0).round() as u64)
+            .collect();
+        let per_column = (rates.len() as f64 / PLOT_WIDTH as f64).ceil().max(1.0) * period;
+        println!(
+            "  starts/s     |{}|  ({} a column)",
+            sparkline(&rates, PLOT_WIDTH),
+            duration_text(per_column)
+        );
+        if levels.iter().all(|&n| n == 0) {
+            return;
+        }
+    }
     println!("  volume       {length}, at most {} journeys", plan.peak());
     if !levels.is_empty() {
         let per_column = (levels.len() as f64 / PLOT_WIDTH as f64).ceil().max(1.0) * period;

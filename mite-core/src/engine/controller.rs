@@ -14,7 +14,9 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use thiserror::Error;
 
-use super::scheduler::{Removal, ScenarioId, Scheduler, SchedulerConfig, VolumeModel};
+use super::scheduler::{
+    Arrival, ArrivalCounts, Removal, ScenarioId, Scheduler, SchedulerConfig, VolumeModel,
+};
 
 /// A runner's id: 1, 2, 3, … in the order runners said hello (as mite).
 pub type RunnerId = u64;
@@ -37,6 +39,8 @@ pub enum ControllerError<E> {
 pub struct WorkGrant {
     /// One scenario id per journey to start now.
     pub starts: Vec<ScenarioId>,
+    /// Journeys of arrival-rate scenarios to start now, with when each was due.
+    pub arrivals: Vec<Arrival>,
     /// Scenarios that left the schedule while answering (for mite's log lines).
     pub removals: Vec<Removal>,
     /// No scenario is left: the runner should finish what it runs and stop.
@@ -49,6 +53,8 @@ pub struct ControllerReport {
     /// `(scenario id, required concurrency, actual concurrency)` per active scenario.
     pub scenarios: Vec<(ScenarioId, u64, u64)>,
     pub num_runners: u64,
+    /// Starts scheduled and dropped so far by the scenarios with an arrival-rate model.
+    pub arrivals: Vec<ArrivalCounts>,
 }
 
 struct RunnerEntry {
@@ -145,6 +151,20 @@ impl<M: VolumeModel> Controller<M> {
         finished: &[ScenarioId],
         max_work: Option<u64>,
     ) -> Result<WorkGrant, ControllerError<M::Error>> {
+        self.request_work_within(runner, now, finished, max_work, u64::MAX)
+    }
+
+    /// [`Self::request_work`], granting at most `budget` journeys in this answer (a runner
+    /// that starts a bounded number per loop callback). Arrival-rate starts come first; those
+    /// due beyond the budget stay due, those beyond `max_work` are dropped.
+    pub fn request_work_within(
+        &mut self,
+        runner: RunnerId,
+        now: f64,
+        finished: &[ScenarioId],
+        max_work: Option<u64>,
+        budget: u64,
+    ) -> Result<WorkGrant, ControllerError<M::Error>> {
         self.report_finished(runner, finished)?;
         if let Some(entry) = self.runners.get_mut(&runner) {
             entry.last_seen = now;
@@ -152,22 +172,30 @@ impl<M: VolumeModel> Controller<M> {
         let _ = self.drop_silent(now);
         let removals = self.refresh(now)?;
         let runner_total = self.runners[&runner].total();
-        let mut cap = self.share_of(runner).saturating_sub(runner_total);
+        let room = max_work.map_or(u64::MAX, |max| max.saturating_sub(runner_total));
+        let arrivals = self.scheduler.plan_arrivals(now, budget, room);
+        let taken = arrivals.len() as u64;
+        let runner_total = runner_total + taken;
+        let mut cap = self
+            .share_of(runner)
+            .saturating_sub(runner_total)
+            .min(budget - taken);
         if let Some(max) = max_work {
             cap = cap.min(max.saturating_sub(runner_total));
         }
         let mut starts = self.scheduler.plan_at_most(now, cap);
         let entry = self.runners.get_mut(&runner).expect("checked above");
-        for &id in &starts {
-            *entry.work.entry(id).or_insert(0) += 1;
+        for id in starts.iter().chain(arrivals.iter().map(|a| &a.scenario)) {
+            *entry.work.entry(*id).or_insert(0) += 1;
         }
         if entry.standing {
             // Held, not started one by one: they become the runner's quota.
-            starts.retain(|id| !self.standing.contains(id));
+            starts.retain(|id| !self.standing.contains(id) || self.scheduler.is_rate(*id));
             self.update_quota(runner);
         }
         Ok(WorkGrant {
             starts,
+            arrivals,
             removals,
             stop: !self.scheduler.is_active(),
         })
@@ -230,7 +258,7 @@ impl<M: VolumeModel> Controller<M> {
     pub fn give_back(&mut self, runner: RunnerId, id: ScenarioId) {
         if let Some(entry) = self.runners.get_mut(&runner) {
             if entry.take_one(id) {
-                self.scheduler.release(id);
+                self.scheduler.not_started(id);
             }
         }
     }
@@ -281,6 +309,7 @@ impl<M: VolumeModel> Controller<M> {
         ControllerReport {
             scenarios: self.scheduler.report(),
             num_runners: self.runners.len() as u64,
+            arrivals: self.scheduler.arrivals(),
         }
     }
 
@@ -483,6 +512,54 @@ pub(super) mod tests {
         c.request_work(r, 0.0, &[], None).unwrap();
         c.report_finished(r, &[s, s, s]).unwrap();
         assert_eq!(c.report().scenarios, [(1, 1, 0)]);
+    }
+
+    struct Arrivals(f64);
+
+    impl VolumeModel for Arrivals {
+        type Error = ();
+        fn volume(&mut self, _: i64, _: i64) -> Result<Volume, ()> {
+            Ok(Volume::Rate(crate::engine::Rate {
+                per_second: self.0,
+                until: self.0,
+                max_journeys: 100,
+            }))
+        }
+    }
+
+    #[test]
+    fn arrivals_go_to_the_runner_that_asks_and_count_as_its_work() {
+        let mut c = Controller::new(
+            SchedulerConfig {
+                start_delay: 0.0,
+                period: 1.0,
+                spawn_rate: None,
+            },
+            None,
+        );
+        let s = c.add_scenario(Arrivals(10.0));
+        let (a, b) = (c.hello(0.0), c.hello(0.0));
+        assert_eq!(c.request_work(a, 0.0, &[], None).unwrap().arrivals.len(), 1);
+        let grant = c.request_work(a, 0.25, &[], None).unwrap();
+        assert!(grant.starts.is_empty());
+        assert_eq!(grant.arrivals.len(), 2);
+        assert_eq!(c.outstanding(a), 3);
+        // Runner b may run one more: of the two due, one is dropped.
+        let grant = c
+            .request_work_within(b, 0.45, &[], Some(1), u64::MAX)
+            .unwrap();
+        assert_eq!(grant.arrivals.len(), 1);
+        c.report_finished(a, &[s, s]).unwrap();
+        let report = c.report();
+        assert_eq!(report.scenarios, [(s, 0, 2)]);
+        assert_eq!(
+            report.arrivals,
+            [ArrivalCounts {
+                scenario: s,
+                scheduled: 5,
+                dropped: 1
+            }]
+        );
     }
 
     #[test]

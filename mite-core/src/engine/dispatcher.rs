@@ -5,6 +5,8 @@
 //! its pool here, on the controller side. A pool that answers later (a Python datapool's async
 //! `checkout`) keeps the journey's slot granted until [`Dispatcher::checkout_done`].
 
+use std::collections::{BTreeMap, VecDeque};
+
 use thiserror::Error;
 
 use super::controller::{Controller, ControllerError, ControllerReport, RunnerId};
@@ -17,6 +19,9 @@ pub struct Work<I, D> {
     pub scenario: ScenarioId,
     /// The datapool item's id and data, or `None` for a scenario without a datapool.
     pub item: Option<(I, D)>,
+    /// When an arrival-rate model wanted it started (the controller's clock); `None` for a
+    /// journey of a closed model.
+    pub due: Option<f64>,
 }
 
 /// The answer to a work request, or to a late checkout.
@@ -58,6 +63,9 @@ pub enum DispatchError<M, P> {
 /// (passed to each call, so the bindings can lend them with the GIL held).
 pub struct Dispatcher<M> {
     controller: Controller<M>,
+    /// The due times of checkouts the pools answer later, per scenario, oldest first: the
+    /// first answer gets the oldest.
+    pending_due: BTreeMap<ScenarioId, VecDeque<Option<f64>>>,
 }
 
 type Result<T, M, S> =
@@ -69,6 +77,7 @@ impl<M: VolumeModel> Dispatcher<M> {
     pub fn new(config: SchedulerConfig, timeout: Option<f64>) -> Self {
         Dispatcher {
             controller: Controller::new(config, timeout),
+            pending_due: BTreeMap::new(),
         }
     }
 
@@ -106,19 +115,39 @@ impl<M: VolumeModel> Dispatcher<M> {
         finished: impl IntoIterator<Item = (ScenarioId, Option<S::ItemId>)>,
         max_work: Option<u64>,
     ) -> Result<DispatchOf<S>, M, S> {
+        self.request_work_within(pools, runner, now, finished, max_work, u64::MAX)
+    }
+
+    /// [`Self::request_work`] with at most `budget` journeys in the answer (see
+    /// [`Controller::request_work_within`]).
+    pub fn request_work_within<S: DataSource>(
+        &mut self,
+        pools: &mut S,
+        runner: RunnerId,
+        now: f64,
+        finished: impl IntoIterator<Item = (ScenarioId, Option<S::ItemId>)>,
+        max_work: Option<u64>,
+        budget: u64,
+    ) -> Result<DispatchOf<S>, M, S> {
         self.finished(pools, runner, finished)?;
-        let grant = self.controller.request_work(runner, now, &[], max_work)?;
+        let grant = self
+            .controller
+            .request_work_within(runner, now, &[], max_work, budget)?;
         let mut dispatch = Dispatch {
             removals: grant.removals,
             ..Dispatch::default()
         };
-        let mut starts = grant.starts.into_iter();
-        while let Some(scenario) = starts.next() {
+        let arrivals = grant
+            .arrivals
+            .into_iter()
+            .map(|a| (a.scenario, Some(a.due)));
+        let mut starts = arrivals.chain(grant.starts.into_iter().map(|id| (id, None)));
+        while let Some((scenario, due)) = starts.next() {
             let checkout = match pools.checkout(scenario) {
                 Ok(checkout) => checkout,
                 Err(e) => {
                     self.controller.give_back(runner, scenario);
-                    for unstarted in starts {
+                    for (unstarted, _) in starts {
                         self.controller.give_back(runner, unstarted);
                     }
                     return Err(DispatchError::DataPool(scenario, e));
@@ -128,9 +157,13 @@ impl<M: VolumeModel> Dispatcher<M> {
                 Checkout::NoPool => dispatch.work.push(Work {
                     scenario,
                     item: None,
+                    due,
                 }),
-                Checkout::Now(taken) => self.take(runner, scenario, taken, &mut dispatch),
-                Checkout::Later => dispatch.pending += 1,
+                Checkout::Now(taken) => self.take(runner, scenario, taken, due, &mut dispatch),
+                Checkout::Later => {
+                    self.pending_due.entry(scenario).or_default().push_back(due);
+                    dispatch.pending += 1;
+                }
             }
         }
         dispatch.stop = !self.controller.is_active();
@@ -145,8 +178,13 @@ impl<M: VolumeModel> Dispatcher<M> {
         answer: std::result::Result<Taken<I, D>, E>,
     ) -> std::result::Result<Dispatch<I, D>, DispatchError<M::Error, E>> {
         let mut dispatch = Dispatch::default();
+        let due = self
+            .pending_due
+            .get_mut(&scenario)
+            .and_then(VecDeque::pop_front)
+            .flatten();
         match answer {
-            Ok(taken) => self.take(runner, scenario, taken, &mut dispatch),
+            Ok(taken) => self.take(runner, scenario, taken, due, &mut dispatch),
             Err(e) => {
                 self.controller.give_back(runner, scenario);
                 return Err(DispatchError::DataPool(scenario, e));
@@ -193,12 +231,14 @@ impl<M: VolumeModel> Dispatcher<M> {
         runner: RunnerId,
         scenario: ScenarioId,
         taken: Taken<I, D>,
+        due: Option<f64>,
         dispatch: &mut Dispatch<I, D>,
     ) {
         match taken {
             Taken::Item(id, data) => dispatch.work.push(Work {
                 scenario,
                 item: Some((id, data)),
+                due,
             }),
             Taken::Empty => {
                 self.controller.give_back(runner, scenario);

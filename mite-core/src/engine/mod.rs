@@ -5,6 +5,7 @@
 //! The bindings supply volume models and datapools and start the journeys; this module only
 //! does the arithmetic and the bookkeeping.
 
+mod arrivals;
 mod config;
 mod controller;
 mod datapool;
@@ -14,6 +15,7 @@ mod plan;
 mod scheduler;
 mod spawn_limit;
 
+pub use arrivals::{Rate, Timetable};
 pub use config::VersionedConfig;
 pub use controller::{
     Controller, ControllerError, ControllerReport, RunnerId, StandingGrant, WorkGrant,
@@ -23,5 +25,7 @@ pub use datapool::{CheckinError, Checkout, DataSource, RecycleQueue, Taken};
 pub use dispatcher::{Dispatch, DispatchError, Dispatcher, Work};
 pub use fixtures::{FixtureNeed, Fixtures};
 pub use plan::{plan_volume, sparkline, Plan, PlanError, MAX_EVALUATIONS};
-pub use scheduler::{Removal, ScenarioId, Scheduler, SchedulerConfig, Volume, VolumeModel};
+pub use scheduler::{
+    Arrival, ArrivalCounts, Removal, ScenarioId, Scheduler, SchedulerConfig, Volume, VolumeModel,
+};
 pub use spawn_limit::SpawnLimit;

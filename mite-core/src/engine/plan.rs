@@ -4,24 +4,55 @@
 //! The model is driven through the same [`Scheduler`] a run uses, so the windows it is
 //! called with and its start delay are a run's.
 
-use super::scheduler::{Removal, Scheduler, SchedulerConfig, VolumeModel};
+use super::scheduler::{Removal, Scheduler, SchedulerConfig, Volume, VolumeModel};
 
 /// Evaluations at most: a model that never ends is followed this far.
 pub const MAX_EVALUATIONS: usize = 100_000;
 
 /// What a volume model asks for over time.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Default)]
 pub struct Plan {
     /// `(seconds since time zero, required journeys)` after each evaluation.
     pub levels: Vec<(f64, u64)>,
+    /// `(seconds since time zero, starts per second)` after each evaluation that gave an
+    /// arrival rate (the rate at the window's start).
+    pub rates: Vec<(f64, f64)>,
+    /// Starts the arrival rates schedule in all.
+    pub starts: f64,
+    /// The largest `max_journeys` an arrival rate gave.
+    pub max_journeys: u64,
     /// Seconds since time zero when the model raised `StopVolumeModel`; `None` if it had not
     /// by `horizon`.
     pub ends_at: Option<f64>,
 }
 
 impl Plan {
+    /// The most journeys running at once: the highest concurrency asked for, or the highest
+    /// cap of an arrival rate.
     pub fn peak(&self) -> u64 {
-        self.levels.iter().map(|&(_, n)| n).max().unwrap_or(0)
+        let levels = self.levels.iter().map(|&(_, n)| n).max().unwrap_or(0);
+        levels.max(self.max_journeys)
+    }
+
+    /// The highest arrival rate, in starts per second.
+    pub fn peak_rate(&self) -> f64 {
+        self.rates.iter().map(|&(_, r)| r).fold(0.0, f64::max)
+    }
+}
+
+/// A model whose every answer is kept, so the plan can show rates as well as levels.
+struct Recording<M> {
+    model: M,
+    last: Option<Volume>,
+}
+
+impl<M: VolumeModel> VolumeModel for Recording<M> {
+    type Error = M::Error;
+
+    fn volume(&mut self, start: i64, end: i64) -> Result<Volume, M::Error> {
+        let volume = self.model.volume(start, end)?;
+        self.last = Some(volume);
+        Ok(volume)
     }
 }
 
@@ -45,9 +76,9 @@ pub fn plan_volume<M: VolumeModel>(
         period,
         ..config
     });
-    let id = scheduler.add_scenario(model);
+    let id = scheduler.add_scenario(Recording { model, last: None });
     let delay = config.start_delay.max(0.0);
-    let mut levels = Vec::new();
+    let mut plan = Plan::default();
     // Times on the scheduler's clock: the delay first, then one evaluation per period.
     let zero = if delay > 0.0 { delay + 1e-9 } else { 0.0 };
     for step in 0..MAX_EVALUATIONS {
@@ -65,19 +96,24 @@ pub fn plan_volume<M: VolumeModel>(
             .iter()
             .any(|r| matches!(r, Removal::VolumeModelStopped(s) if *s == id))
         {
-            return Ok(Plan {
-                levels,
-                ends_at: Some(t.max(0.0)),
-            });
+            plan.ends_at = Some(t.max(0.0));
+            return Ok(plan);
         }
-        if let Some((_, required)) = scheduler.required().find(|(s, _)| *s == id) {
-            levels.push((t.max(0.0), required));
+        let Some((_, required)) = scheduler.required().find(|(s, _)| *s == id) else {
+            continue;
+        };
+        let t = t.max(0.0);
+        match scheduler.model_mut(id).and_then(|m| m.last.take()) {
+            Some(Volume::Rate(rate)) => {
+                // Each window is about a period long, the rate changing linearly across it.
+                plan.rates.push((t, rate.per_second));
+                plan.starts += period * (rate.per_second + rate.until) / 2.0;
+                plan.max_journeys = plan.max_journeys.max(rate.max_journeys);
+            }
+            _ => plan.levels.push((t, required)),
         }
     }
-    Ok(Plan {
-        levels,
-        ends_at: None,
-    })
+    Ok(plan)
 }
 
 /// `values` as a line of block characters, one per column (the highest value in it), at
@@ -177,6 +213,36 @@ mod tests {
         let plan = plan_volume(endless, config(0.0), 10.0).unwrap();
         assert_eq!(plan.ends_at, None);
         assert_eq!(plan.levels.len(), 11);
+    }
+
+    /// 10 starts a second for 5 s, at most 40 running.
+    struct Rated;
+
+    impl VolumeModel for Rated {
+        type Error = String;
+
+        fn volume(&mut self, start: i64, _: i64) -> Result<Volume, String> {
+            Ok(if start >= 5 {
+                Volume::Stop
+            } else {
+                Volume::Rate(crate::engine::Rate {
+                    per_second: 10.0,
+                    until: 10.0,
+                    max_journeys: 40,
+                })
+            })
+        }
+    }
+
+    #[test]
+    fn a_rate_model_is_planned_as_starts_per_second_with_its_cap() {
+        let plan = plan_volume(Rated, config(0.0), 3600.0).unwrap();
+        assert!(plan.levels.is_empty());
+        assert_eq!(plan.rates.len(), 5);
+        assert_eq!(plan.peak_rate(), 10.0);
+        assert_eq!(plan.starts, 50.0);
+        assert_eq!(plan.peak(), 40);
+        assert_eq!(plan.ends_at, Some(5.0));
     }
 
     #[test]

@@ -1,3 +1,4 @@
+use super::arrivals::{Rate, Timetable};
 use super::SpawnLimit;
 
 /// A scenario's id: 1, 2, 3, … in the order the scenario function returned them (as mite).
@@ -8,6 +9,9 @@ pub type ScenarioId = u32;
 pub enum Volume {
     /// Keep this many journeys of the scenario running.
     Level(i64),
+    /// Start journeys at this rate over the window, whatever is running (an arrival-rate
+    /// model); see [`super::arrivals`].
+    Rate(Rate),
     /// The model raised `StopVolumeModel`: the scenario ends.
     Stop,
 }
@@ -43,6 +47,31 @@ struct Scenario<M> {
     running: u64,
     /// The datapool had nothing to give; wait for a check-in or the next period.
     starved: bool,
+    /// The starts of an arrival-rate model, once it said a rate.
+    timetable: Option<Timetable>,
+    /// The most journeys running at once the rate model allows (its latest window's).
+    max_journeys: u64,
+    /// The rate model raised `StopVolumeModel`, but starts of its last windows are still
+    /// due: the scenario stays until they are taken, then leaves.
+    draining: bool,
+}
+
+/// A start an arrival-rate model scheduled.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Arrival {
+    pub scenario: ScenarioId,
+    /// When it was due, on the scheduler's clock.
+    pub due: f64,
+}
+
+/// What became of one arrival-rate scenario's starts so far.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ArrivalCounts {
+    pub scenario: ScenarioId,
+    /// Starts that came due.
+    pub scheduled: u64,
+    /// Of those, starts that did not happen (see [`Scheduler::plan_arrivals`]).
+    pub dropped: u64,
 }
 
 /// The in-process controller: required concurrency per scenario, journeys running, and how
@@ -58,6 +87,23 @@ pub struct Scheduler<M> {
     limit: SpawnLimit,
     /// Round-robin position, so no scenario is favoured when slots are scarce.
     next_pick: usize,
+}
+
+impl<M> Scenario<M> {
+    /// Whether its timetable still holds a start (due now or later in its windows).
+    fn has_due_starts(&self) -> bool {
+        self.timetable
+            .as_ref()
+            .is_some_and(|t| t.next_due().is_some())
+    }
+
+    fn deactivate(&mut self) {
+        self.active = false;
+        self.required = 0;
+        if let Some(timetable) = &mut self.timetable {
+            timetable.close();
+        }
+    }
 }
 
 impl<M: VolumeModel> Scheduler<M> {
@@ -82,6 +128,9 @@ impl<M: VolumeModel> Scheduler<M> {
             required: 0,
             running: 0,
             starved: false,
+            timetable: None,
+            max_journeys: 0,
+            draining: false,
         });
         id
     }
@@ -131,12 +180,31 @@ impl<M: VolumeModel> Scheduler<M> {
     ) -> Result<Vec<Removal>, (ScenarioId, M::Error)> {
         let mut removed = Vec::new();
         self.last_evaluation.get_or_insert(start as f64);
-        for scenario in self.scenarios.iter_mut().filter(|s| s.active) {
+        for scenario in self
+            .scenarios
+            .iter_mut()
+            .filter(|s| s.active && !s.draining)
+        {
             match scenario.model.volume(start, end) {
-                Ok(Volume::Level(n)) => scenario.required = n.max(0) as u64,
-                Ok(Volume::Stop) => {
-                    scenario.active = false;
+                Ok(Volume::Level(n)) => {
+                    scenario.required = n.max(0) as u64;
+                    if let Some(timetable) = &mut scenario.timetable {
+                        timetable.close();
+                    }
+                }
+                Ok(Volume::Rate(rate)) => {
                     scenario.required = 0;
+                    scenario.max_journeys = rate.max_journeys;
+                    let timetable = scenario.timetable.get_or_insert_with(Timetable::default);
+                    timetable.add_window(start as f64, end as f64, rate);
+                }
+                Ok(Volume::Stop) => {
+                    if scenario.has_due_starts() {
+                        scenario.draining = true;
+                        scenario.required = 0;
+                    } else {
+                        scenario.deactivate();
+                    }
                     removed.push(Removal::VolumeModelStopped(scenario.id));
                 }
                 Err(e) => return Err((scenario.id, e)),
@@ -187,6 +255,84 @@ impl<M: VolumeModel> Scheduler<M> {
             }
         }
         starts
+    }
+
+    /// The arrival-rate starts due by `now`, at most `budget` of them; the rest stay due for
+    /// the next call. A due start is dropped instead when its scenario runs its
+    /// `max_journeys`, or when `room` (how many more journeys the asking runner may run) is
+    /// used up. Each start taken counts as running.
+    pub fn plan_arrivals(&mut self, now: f64, mut budget: u64, mut room: u64) -> Vec<Arrival> {
+        let mut starts = Vec::new();
+        let Some(zero) = self.zero else {
+            return starts;
+        };
+        let t = now - zero;
+        for scenario in self.scenarios.iter_mut().filter(|s| s.active) {
+            let Some(timetable) = &mut scenario.timetable else {
+                continue;
+            };
+            while budget > 0 {
+                let Some(due) = timetable.next_due().filter(|&due| due <= t) else {
+                    break;
+                };
+                timetable.take();
+                if scenario.running >= scenario.max_journeys || room == 0 {
+                    timetable.drop_one();
+                    continue;
+                }
+                scenario.running += 1;
+                budget -= 1;
+                room -= 1;
+                starts.push(Arrival {
+                    scenario: scenario.id,
+                    due: zero + due,
+                });
+            }
+            if scenario.draining && !scenario.has_due_starts() {
+                scenario.deactivate();
+            }
+        }
+        // Across scenarios, the earliest due first.
+        starts.sort_by(|a, b| a.due.total_cmp(&b.due));
+        starts
+    }
+
+    /// A start that was planned could not happen (no datapool item, the runner left before
+    /// taking it): its slot goes back, and an arrival-rate start counts as dropped.
+    pub fn not_started(&mut self, id: ScenarioId) {
+        if let Some(s) = self.scenario_mut(id) {
+            s.running = s.running.saturating_sub(1);
+            if let Some(timetable) = &mut s.timetable {
+                timetable.drop_one();
+            }
+        }
+    }
+
+    /// Scenario `id`'s volume model.
+    pub fn model_mut(&mut self, id: ScenarioId) -> Option<&mut M> {
+        self.scenario_mut(id).map(|s| &mut s.model)
+    }
+
+    /// Whether scenario `id` has had an arrival-rate model.
+    pub fn is_rate(&self, id: ScenarioId) -> bool {
+        self.scenarios
+            .get((id as usize).wrapping_sub(1))
+            .is_some_and(|s| s.timetable.is_some())
+    }
+
+    /// Starts scheduled and dropped so far, for every scenario that had a rate model.
+    pub fn arrivals(&self) -> Vec<ArrivalCounts> {
+        self.scenarios
+            .iter()
+            .filter_map(|s| {
+                let timetable = s.timetable.as_ref()?;
+                Some(ArrivalCounts {
+                    scenario: s.id,
+                    scheduled: timetable.scheduled,
+                    dropped: timetable.dropped,
+                })
+            })
+            .collect()
     }
 
     /// Overrides the required concurrency of scenario `id` until its model is next evaluated.
@@ -242,16 +388,14 @@ impl<M: VolumeModel> Scheduler<M> {
         if !s.active {
             return None;
         }
-        s.active = false;
-        s.required = 0;
+        s.deactivate();
         Some(Removal::DataPoolExhausted(id))
     }
 
     /// Ends every scenario now (interrupt); running journeys are left to the caller.
     pub fn stop_all(&mut self) {
         for s in &mut self.scenarios {
-            s.active = false;
-            s.required = 0;
+            s.deactivate();
         }
     }
 
@@ -311,7 +455,18 @@ impl<M: VolumeModel> Scheduler<M> {
         } else {
             None
         };
-        slot.map_or(period_boundary, |s| s.min(period_boundary))
+        let arrival = self.zero.and_then(|zero| {
+            self.scenarios
+                .iter()
+                .filter(|s| s.active)
+                .filter_map(|s| s.timetable.as_ref()?.next_due())
+                .min_by(f64::total_cmp)
+                .map(|due| zero + due)
+        });
+        [slot, arrival]
+            .into_iter()
+            .flatten()
+            .fold(period_boundary, f64::min)
             .max(now)
     }
 }
@@ -497,6 +652,128 @@ mod tests {
         let mut s = Scheduler::new(config(0.0, None));
         s.add_scenario(Failing);
         assert_eq!(s.refresh(0.0).err(), Some((1, "boom")));
+    }
+
+    fn rate(per_second: f64, max_journeys: u64) -> Volume {
+        Volume::Rate(Rate {
+            per_second,
+            until: per_second,
+            max_journeys,
+        })
+    }
+
+    #[test]
+    fn arrivals_start_when_due_whatever_is_running() {
+        let mut s = Scheduler::new(config(0.0, None));
+        let id = s.add_scenario(model(|_, _| rate(10.0, 1000)));
+        s.refresh(0.0).unwrap();
+        let first = s.plan_arrivals(0.0, u64::MAX, u64::MAX);
+        assert_eq!(
+            first,
+            [Arrival {
+                scenario: id,
+                due: 0.0
+            }]
+        );
+        // Nothing finished, yet four more are due by 0.45 s.
+        let due: Vec<f64> = s
+            .plan_arrivals(0.45, u64::MAX, u64::MAX)
+            .iter()
+            .map(|a| a.due)
+            .collect();
+        assert_eq!(due.len(), 4);
+        assert!((due[3] - 0.4).abs() < 1e-9, "{due:?}");
+        assert_eq!(s.running_total(), 5);
+        assert!(
+            s.plan(0.45).is_empty(),
+            "a rate model asks for no concurrency"
+        );
+        assert!((s.next_wakeup(0.45) - 0.5).abs() < 1e-9);
+    }
+
+    #[test]
+    fn arrivals_past_the_cap_or_the_runners_room_are_dropped_and_counted() {
+        let mut s = Scheduler::new(config(0.0, None));
+        let id = s.add_scenario(model(|_, _| rate(10.0, 3)));
+        s.refresh(0.0).unwrap();
+        assert_eq!(s.plan_arrivals(0.95, u64::MAX, u64::MAX).len(), 3);
+        let counts = s.arrivals();
+        assert_eq!(
+            counts,
+            [ArrivalCounts {
+                scenario: id,
+                scheduled: 10,
+                dropped: 7
+            }]
+        );
+        s.finished(id);
+        s.refresh(1.0).unwrap();
+        // Room for none on this runner: dropped too.
+        assert!(s.plan_arrivals(1.05, u64::MAX, 0).is_empty());
+        assert_eq!(s.arrivals()[0].dropped, 8);
+        // A start that could not happen after all counts as dropped.
+        assert_eq!(s.plan_arrivals(1.15, u64::MAX, u64::MAX).len(), 1);
+        s.not_started(id);
+        assert_eq!(
+            s.arrivals()[0],
+            ArrivalCounts {
+                scenario: id,
+                scheduled: 12,
+                dropped: 9
+            }
+        );
+    }
+
+    #[test]
+    fn arrivals_beyond_the_budget_stay_due_for_the_next_call() {
+        let mut s = Scheduler::new(config(0.0, None));
+        s.add_scenario(model(|_, _| rate(100.0, 1000)));
+        s.refresh(0.0).unwrap();
+        assert_eq!(s.plan_arrivals(0.5, 20, u64::MAX).len(), 20);
+        assert_eq!(s.next_wakeup(0.5), 0.5, "more are due now");
+        let rest = s.plan_arrivals(0.5, u64::MAX, u64::MAX);
+        assert_eq!(rest.len(), 31);
+        assert_eq!(s.arrivals()[0].dropped, 0);
+    }
+
+    #[test]
+    fn starts_still_due_when_the_rate_model_stops_are_taken_before_it_leaves() {
+        let mut s = Scheduler::new(config(0.0, None));
+        s.add_scenario(model(|start, _| {
+            if start >= 1 {
+                Volume::Stop
+            } else {
+                rate(2.0, 10)
+            }
+        }));
+        s.refresh(0.0).unwrap();
+        assert_eq!(s.plan_arrivals(0.2, u64::MAX, u64::MAX).len(), 1);
+        // Nobody asked between 0.5 s and the stop: that start is still handed out.
+        assert_eq!(s.refresh(1.0).unwrap().len(), 1);
+        assert!(s.is_active());
+        let late = s.plan_arrivals(1.0, u64::MAX, u64::MAX);
+        assert_eq!(late.len(), 1);
+        assert_eq!(late[0].due, 0.5);
+        assert!(!s.is_active());
+        assert_eq!(s.arrivals()[0].scheduled, 2);
+    }
+
+    #[test]
+    fn a_stopped_rate_model_schedules_nothing_more() {
+        let mut s = Scheduler::new(config(0.0, None));
+        s.add_scenario(model(|start, _| {
+            if start >= 1 {
+                Volume::Stop
+            } else {
+                rate(2.0, 10)
+            }
+        }));
+        s.refresh(0.0).unwrap();
+        assert_eq!(s.plan_arrivals(0.99, u64::MAX, u64::MAX).len(), 2);
+        s.refresh(1.0).unwrap();
+        assert!(s.plan_arrivals(5.0, u64::MAX, u64::MAX).is_empty());
+        assert_eq!(s.arrivals()[0].scheduled, 2);
+        assert!(!s.is_active());
     }
 
     #[test]

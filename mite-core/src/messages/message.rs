@@ -46,6 +46,9 @@ pub mod keys {
         context_id = "context_id";
         scenario_id = "scenario_id";
         scenario_data_id = "scenario_data_id";
+        start_delay = "start_delay";
+        starts_scheduled = "starts_scheduled";
+        starts_dropped = "starts_dropped";
         required = "required";
         actual = "actual";
         num_runners = "num_runners";

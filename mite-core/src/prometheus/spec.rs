@@ -26,10 +26,14 @@ pub enum Extract {
     Fields {
         labels: Vec<Arc<str>>,
         value: Option<Arc<str>>,
+        /// An envelope field added to the value; a message without it is not counted
+        /// (mite-rs's latency from the intended start: `total_time` plus `start_delay`).
+        plus: Option<Arc<str>>,
     },
     /// mite's `controller_report_extractor(field)`: labels `test, scenario_id`, one sample per
-    /// entry of the message's `field` map.
-    PerScenario { field: Arc<str> },
+    /// entry of the message's `field` map. An `optional` field may be absent (mite-rs's
+    /// report fields, only in reports of arrival-rate runs); a required one is logged once.
+    PerScenario { field: Arc<str>, optional: bool },
 }
 
 impl Extract {
@@ -49,6 +53,9 @@ pub struct StatSpec {
     /// The message types it counts (mite's `matcher_by_type`).
     pub types: Vec<Arc<str>>,
     pub extract: Extract,
+    /// Left out of dumps until it first counts something: mite-rs's own stats, which only
+    /// arrival-rate runs feed, so that other runs export exactly mite's set.
+    pub silent_until_counted: bool,
 }
 
 /// mite's default bucket bounds for the HTTP response-time histogram, in seconds.
@@ -99,6 +106,7 @@ fn fields(labels: &str, value: Option<&str>) -> Extract {
     Extract::Fields {
         labels: names(labels),
         value: value.map(|name| keys::interned(name).unwrap_or_else(|| Arc::from(name))),
+        plus: None,
     }
 }
 
@@ -108,6 +116,15 @@ fn stat(name: &str, kind: StatKind, types: &str, extract: Extract) -> StatSpec {
         kind,
         types: names(types),
         extract,
+        silent_until_counted: false,
+    }
+}
+
+/// A mite-rs stat: see [`StatSpec::silent_until_counted`].
+fn extension(spec: StatSpec) -> StatSpec {
+    StatSpec {
+        silent_until_counted: true,
+        ..spec
     }
 }
 
@@ -115,6 +132,11 @@ fn stat(name: &str, kind: StatKind, types: &str, extract: Extract) -> StatSpec {
 pub fn mite_stats() -> Vec<StatSpec> {
     let per_scenario = |field: &str| Extract::PerScenario {
         field: Arc::from(field),
+        optional: false,
+    };
+    let optional_per_scenario = |field: &str| Extract::PerScenario {
+        field: Arc::from(field),
+        optional: true,
     };
     vec![
         stat(
@@ -147,6 +169,19 @@ pub fn mite_stats() -> Vec<StatSpec> {
             "controller_report",
             fields("test", Some("num_runners")),
         ),
+        // mite-rs: the starts of arrival-rate scenarios so far (running totals).
+        extension(stat(
+            "mite_starts_scheduled",
+            StatKind::Gauge,
+            "controller_report",
+            optional_per_scenario("starts_scheduled"),
+        )),
+        extension(stat(
+            "mite_starts_dropped",
+            StatKind::Gauge,
+            "controller_report",
+            optional_per_scenario("starts_dropped"),
+        )),
     ]
 }
 
@@ -161,10 +196,23 @@ pub fn mite_http_stats(bounds: Vec<f64>) -> Vec<StatSpec> {
         ),
         stat(
             "mite_http_response_time_seconds",
-            StatKind::Histogram { bounds },
+            StatKind::Histogram {
+                bounds: bounds.clone(),
+            },
             "http_metrics",
             fields("transaction", Some("total_time")),
         ),
+        // mite-rs: requests of arrival-rate journeys, timed from when the journey was due.
+        extension(stat(
+            "mite_http_response_time_from_intended_start_seconds",
+            StatKind::Histogram { bounds },
+            "http_metrics",
+            Extract::Fields {
+                labels: names("transaction"),
+                value: Some(keys::total_time()),
+                plus: Some(keys::start_delay()),
+            },
+        )),
     ]
 }
 

@@ -499,3 +499,49 @@ fn labels_of_other_types_show_their_python_text() {
         "{text}"
     );
 }
+
+#[test]
+fn arrival_rate_stats_count_only_what_feeds_them_and_stay_out_of_dumps_until_then() {
+    let mut table = builtin();
+    table.process(&http(0.2, 200));
+    table.process(&report(3));
+    let names: Vec<String> = table.dump().iter().map(|d| d.name.to_string()).collect();
+    assert!(!names
+        .iter()
+        .any(|n| n.contains("intended") || n.starts_with("mite_starts")));
+
+    // A journey of an arrival-rate scenario: its envelope says how late it started.
+    let mut late = http(0.2, 200);
+    late.envelope = Some(Arc::new(Envelope::new(vec![
+        (keys::test(), Value::str("S")),
+        (keys::journey(), Value::str("m:j")),
+        (keys::start_delay(), Value::Float(0.7)),
+    ])));
+    table.process(&late);
+    table.process(&http(0.05, 200));
+    table.process(
+        &report(3)
+            .with_field(
+                keys::starts_scheduled(),
+                Value::Map(vec![(Value::Int(1), Value::Int(40))]),
+            )
+            .with_field(
+                keys::starts_dropped(),
+                Value::Map(vec![(Value::Int(1), Value::Int(2))]),
+            ),
+    );
+    let text = rendered(&mut table);
+    // 0.2 s served, 0.9 s from the intended start: only the late request is counted.
+    assert!(text.contains(
+        "mite_http_response_time_from_intended_start_seconds_bucket{transaction=\"T\",le=\"1.000000\"} 1\n"
+    ));
+    assert!(text.contains(
+        "mite_http_response_time_from_intended_start_seconds_bucket{transaction=\"T\",le=\"0.100000\"} 0\n"
+    ));
+    assert!(text.contains(
+        "mite_http_response_time_from_intended_start_seconds_sum{transaction=\"T\"} 0.900000\n"
+    ));
+    assert!(text.contains("mite_starts_scheduled {test=\"S\",scenario_id=\"1\"} 40\n"));
+    assert!(text.contains("mite_starts_dropped {test=\"S\",scenario_id=\"1\"} 2\n"));
+    assert!(text.contains("mite_http_response_time_seconds_count{transaction=\"T\"} 2\n"));
+}

@@ -50,8 +50,12 @@ pub struct ConsoleStats {
     req_recent: u64,
     error_recent: u64,
     recent_times: Vec<f64>,
+    /// Response times of arrival-rate journeys plus their start delay, this window.
+    recent_intended: Vec<f64>,
     /// Response times of closed windows.
     pub(super) response_times: Series,
+    /// The same, from the intended start, for the requests of arrival-rate journeys.
+    pub(super) intended_times: Series,
     /// Requests per second of each closed window that had requests.
     pub(super) request_rates: Series,
     /// Sum of `download_size` over all requests, in bytes.
@@ -72,7 +76,9 @@ impl ConsoleStats {
             req_recent: 0,
             error_recent: 0,
             recent_times: Vec::new(),
+            recent_intended: Vec::new(),
             response_times: Series::new(options.report),
+            intended_times: Series::new(options.report),
             request_rates: Series::new(true),
             bytes_transferred: 0.0,
             journey_errors: Vec::new(),
@@ -94,6 +100,11 @@ impl ConsoleStats {
         if REQUEST_TYPES.contains(&kind) {
             if let Some(total_time) = msg.get("total_time").and_then(|v| v.as_f64()) {
                 self.recent_times.push(total_time);
+                if self.options.report {
+                    if let Some(delay) = msg.get("start_delay").and_then(|v| v.as_f64()) {
+                        self.recent_intended.push(total_time + delay);
+                    }
+                }
                 self.bytes_transferred += msg
                     .get("download_size")
                     .and_then(|v| v.as_f64())
@@ -119,6 +130,9 @@ impl ConsoleStats {
         let elapsed = now - start;
         for &t in &self.recent_times {
             self.response_times.push(t);
+        }
+        for t in self.recent_intended.drain(..) {
+            self.intended_times.push(t);
         }
         if self.req_recent > 0 {
             // mite stores window rates only under --report; we always do (one number per

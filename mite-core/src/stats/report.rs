@@ -355,6 +355,24 @@ fn latency_table(stats: &ConsoleStats, percentiles: &[(PercentileThreshold, f64)
             .map(|(t, value)| colorise(*value, t.threshold_ms)),
     );
     table.add_row(row, true);
+    // Arrival-rate journeys' requests timed from when the journey was due (mite-rs).
+    let intended = &stats.intended_times;
+    if let Some(quantiles) = intended.percentiles() {
+        let mut row = vec![
+            "From intended start".to_owned(),
+            time_unit_format(intended.mean().unwrap_or(0.0)),
+            time_unit_format(intended.min().unwrap_or(0.0)),
+            time_unit_format(intended.max().unwrap_or(0.0)),
+            time_unit_format(intended.stdev().unwrap_or(0.0)),
+            format!("{:.2}%", intended.percent_within_one_stdev().unwrap_or(0.0)),
+        ];
+        row.extend(
+            percentiles
+                .iter()
+                .map(|(t, _)| time_unit_format(quantiles[usize::from(t.percentile) - 1])),
+        );
+        table.add_row(row, false);
+    }
     if percentiles.iter().any(|(t, _)| t.threshold_ms != 0) {
         let mut row = vec!["Test Thresholds".to_owned()];
         row.extend(std::iter::repeat_n(

@@ -126,6 +126,21 @@ fn cards(page: &mut String, doc: &Json) {
         ("request p95", "requests.latency_ms.p95", latency_ms),
         ("errors", "errors.count", count_text),
     ];
+    // Arrival-rate runs: what became of the scheduled starts, and the latency that counts
+    // the time a journey waited to start.
+    let open_cards: [Card; 3] = [
+        ("starts scheduled", "arrivals.scheduled", count_text),
+        ("starts dropped", "arrivals.dropped", count_text),
+        (
+            "request p95 from intended start",
+            "requests.latency_from_intended_start_ms.p95",
+            latency_ms,
+        ),
+    ];
+    let open = !doc["arrivals"].is_null();
+    let cards = cards
+        .into_iter()
+        .chain(open_cards.into_iter().filter(|_| open));
     page.push_str("<section><h2>Summary</h2><div class=\"cards\">");
     for (label, path, show) in cards {
         let value = at(doc, path);
@@ -150,12 +165,43 @@ fn transactions(page: &mut String, doc: &Json) {
         page.push_str("<p class=\"note\">No transactions were recorded.</p></section>\n");
         return;
     }
+    transaction_table(page, rows, "transactions", "latency_ms");
+    if rows
+        .iter()
+        .any(|row| !row["latency_from_intended_start_ms"].is_null())
+    {
+        page.push_str(
+            "<h2 style=\"margin-top:14px\">From intended start</h2><p class=\"note\">The \
+             transactions of arrival-rate journeys, timed from when each journey was due to \
+             start: a stall that delayed starts shows here.</p>",
+        );
+        transaction_table(
+            page,
+            rows,
+            "transactions-intended",
+            "latency_from_intended_start_ms",
+        );
+    }
     page.push_str(
-        "<table id=\"transactions\"><tr><th>journey</th><th class=\"text\">transaction</th>\
+        "<h2 style=\"margin-top:14px\">One transaction over the run</h2>\
+         <select id=\"transaction-picker\" aria-label=\"transaction\"></select>\
+         <div class=\"charts\" id=\"charts-transaction\"></div></section>\n",
+    );
+}
+
+/// The table `id` of the transaction rows with their latencies under `latency` (a key of
+/// each row; rows without it are left out).
+fn transaction_table(page: &mut String, rows: &[Json], id: &str, latency: &str) {
+    let _ = writeln!(
+        page,
+        "<table id=\"{id}\"><tr><th>journey</th><th class=\"text\">transaction</th>\
          <th>count</th><th>failed</th><th>error rate</th><th>mean</th><th>p50</th><th>p90</th>\
-         <th>p95</th><th>p99</th><th>max</th></tr>\n",
+         <th>p95</th><th>p99</th><th>max</th></tr>",
     );
     for (i, row) in rows.iter().enumerate() {
+        if row[latency].is_null() && latency != "latency_ms" {
+            continue;
+        }
         let base = format!("transactions.{i}");
         let _ = write!(
             page,
@@ -174,20 +220,16 @@ fn transactions(page: &mut String, doc: &Json) {
             &format!("{:.2}%", rate.as_f64().unwrap_or(0.0) * 100.0),
         ));
         for key in ["mean", "p50", "p90", "p95", "p99", "max"] {
-            let value = &row["latency_ms"][key];
+            let value = &row[latency][key];
             page.push_str(&figure(
-                &format!("{base}.latency_ms.{key}"),
+                &format!("{base}.{latency}.{key}"),
                 value,
                 &latency_ms(value),
             ));
         }
         page.push_str("</tr>\n");
     }
-    page.push_str(
-        "</table>\n<h2 style=\"margin-top:14px\">One transaction over the run</h2>\
-         <select id=\"transaction-picker\" aria-label=\"transaction\"></select>\
-         <div class=\"charts\" id=\"charts-transaction\"></div></section>\n",
-    );
+    page.push_str("</table>\n");
 }
 
 fn errors(page: &mut String, doc: &Json) {

@@ -45,6 +45,29 @@ fn ratio(part: u64, whole: u64) -> f64 {
     }
 }
 
+/// The starts of arrival-rate scenarios; `null` when the run had none.
+fn arrivals_json(summary: &RunSummary) -> Json {
+    let Some(total) = summary.start_totals() else {
+        return Json::Null;
+    };
+    let by_scenario: Map<String, Json> = summary
+        .starts
+        .iter()
+        .map(|(id, c)| {
+            (
+                id.to_string(),
+                json!({"scheduled": c.scheduled, "dropped": c.dropped}),
+            )
+        })
+        .collect();
+    json!({
+        "scheduled": total.scheduled,
+        "dropped": total.dropped,
+        "dropped_ratio": ratio(total.dropped, total.scheduled),
+        "by_scenario": by_scenario,
+    })
+}
+
 /// The whole summary document.
 pub(crate) fn summary_json(summary: &RunSummary, info: &RunInfo) -> Json {
     let duration = summary.duration();
@@ -79,6 +102,7 @@ pub(crate) fn summary_json(summary: &RunSummary, info: &RunInfo) -> Json {
                 "errors": t.errors,
                 "error_rate": ratio(t.errors, t.count),
                 "latency_ms": latency(&t.latency),
+                "latency_from_intended_start_ms": latency(&t.from_intended),
             })
         })
         .collect();
@@ -128,7 +152,9 @@ pub(crate) fn summary_json(summary: &RunSummary, info: &RunInfo) -> Json {
             "bytes": summary.bytes,
             "by_status": by_status,
             "latency_ms": latency(&summary.requests),
+            "latency_from_intended_start_ms": latency(&summary.requests_from_intended),
         },
+        "arrivals": arrivals_json(summary),
         "errors": {
             "count": summary.errors_total,
             "kinds": summary.error_kinds.len() as u64 + u64::from(summary.errors_other > 0),

@@ -33,6 +33,11 @@ pub trait MessageView {
     fn transaction(&self) -> Option<&Arc<str>>;
     fn field(&self, key: &str) -> Option<&Value>;
 
+    /// `start_delay`: how late an arrival-rate journey started (seconds), if it says.
+    fn start_delay(&self) -> Option<f64> {
+        self.field("start_delay").and_then(Value::as_f64)
+    }
+
     /// The values of several fields the sender sets (never the envelope's identity keys),
     /// named by their interned keys (`messages::keys`). `hints` is where each was found in
     /// the previous message of the same kind, kept by the caller; by default one lookup by
@@ -62,6 +67,15 @@ impl MessageView for Message {
 
     fn field(&self, key: &str) -> Option<&Value> {
         self.get(key)
+    }
+
+    /// The runner puts it in the journey's envelope; most envelopes can be ruled out by
+    /// their key bits without a search.
+    fn start_delay(&self) -> Option<f64> {
+        static BIT: std::sync::LazyLock<u64> =
+            std::sync::LazyLock::new(|| crate::messages::key_bit("start_delay"));
+        let envelope = self.envelope.as_deref().filter(|e| e.may_contain(*BIT))?;
+        envelope.get("start_delay").and_then(Value::as_f64)
     }
 
     /// Messages of one kind are built the same way, with the interned keys: each key is
@@ -214,6 +228,16 @@ pub struct TransactionTotals {
     pub(crate) count: u64,
     pub(crate) errors: u64,
     pub(crate) latency: RunHistogram,
+    /// Latency counted from when the journey was due to start (arrival-rate journeys only):
+    /// the service latency plus the journey's start delay.
+    pub(crate) from_intended: RunHistogram,
+}
+
+/// What became of one arrival-rate scenario's starts, as the latest report says.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct StartCounts {
+    pub(crate) scheduled: u64,
+    pub(crate) dropped: u64,
 }
 
 /// The figures of a run so far.
@@ -229,6 +253,10 @@ pub struct RunSummary {
     pub(crate) journeys_active: u64,
     pub(crate) journeys_target: u64,
     pub(crate) requests: RunHistogram,
+    /// Requests of arrival-rate journeys, timed from when the journey was due to start.
+    pub(crate) requests_from_intended: RunHistogram,
+    /// Starts of arrival-rate scenarios by scenario id, from the latest report saying so.
+    pub(crate) starts: BTreeMap<u64, StartCounts>,
     pub(crate) bytes: f64,
     pub(crate) status_codes: BTreeMap<i64, u64>,
     pub(crate) errors_total: u64,
@@ -261,6 +289,8 @@ impl RunSummary {
             journeys_active: 0,
             journeys_target: 0,
             requests: RunHistogram::default(),
+            requests_from_intended: RunHistogram::default(),
+            starts: BTreeMap::new(),
             bytes: 0.0,
             status_codes: BTreeMap::new(),
             errors_total: 0,
@@ -338,9 +368,13 @@ impl RunSummary {
             [&k.total_time, &k.download_size, &k.response_code],
             &mut self.hints.request,
         );
-        let us = micros(total_time.and_then(Value::as_f64).unwrap_or(0.0));
+        let seconds = total_time.and_then(Value::as_f64).unwrap_or(0.0);
+        let us = micros(seconds);
         self.requests.record(us);
         self.timeline.record_request(time, us);
+        if let Some(delay) = msg.start_delay() {
+            self.requests_from_intended.record(micros(seconds + delay));
+        }
         if let Some(size) = download_size.and_then(Value::as_f64) {
             if size.is_finite() && size > 0.0 {
                 self.bytes += size;
@@ -388,6 +422,9 @@ impl RunSummary {
         totals.count += 1;
         totals.errors += u64::from(failed);
         totals.latency.record(us);
+        if let Some(delay) = msg.start_delay() {
+            totals.from_intended.record(micros(seconds + delay));
+        }
         self.timeline.record_transaction(time, index, us, failed);
     }
 
@@ -432,7 +469,46 @@ impl RunSummary {
             self.latest_report = time;
             self.journeys_active = active as u64;
             self.journeys_target = target as u64;
+            self.add_starts(msg);
         }
+    }
+
+    /// `starts_scheduled` and `starts_dropped` (mite-rs's reports of arrival-rate
+    /// scenarios) are running totals: the latest report holds them all. A report without
+    /// them (a scenario ended, another controller) leaves the last counts standing.
+    fn add_starts(&mut self, msg: &impl MessageView) {
+        let entries = |key| match msg.field(key) {
+            Some(Value::Map(entries)) => entries.as_slice(),
+            _ => &[],
+        };
+        let scenario = |k: &Value| match k {
+            Value::Str(s) => s.parse::<u64>().ok(),
+            other => other.as_i64().and_then(|n| u64::try_from(n).ok()),
+        };
+        let count = |v: &Value| {
+            v.as_f64()
+                .filter(|n| n.is_finite() && *n >= 0.0)
+                .map(|n| n as u64)
+        };
+        for (k, v) in entries("starts_scheduled") {
+            if let (Some(id), Some(n)) = (scenario(k), count(v)) {
+                self.starts.entry(id).or_default().scheduled = n;
+            }
+        }
+        for (k, v) in entries("starts_dropped") {
+            if let (Some(id), Some(n)) = (scenario(k), count(v)) {
+                self.starts.entry(id).or_default().dropped = n;
+            }
+        }
+    }
+
+    /// Starts of arrival-rate scenarios scheduled and dropped, all scenarios together;
+    /// `None` when the run had none.
+    pub(crate) fn start_totals(&self) -> Option<StartCounts> {
+        (!self.starts.is_empty()).then(|| StartCounts {
+            scheduled: self.starts.values().map(|c| c.scheduled).sum(),
+            dropped: self.starts.values().map(|c| c.dropped).sum(),
+        })
     }
 
     /// The transaction rows by journey, then name (so `__root__` comes before its steps), each
@@ -600,5 +676,51 @@ mod tests {
         s.add(&report(2.0, 3, 5));
         s.add(&report(1.0, 9, 9));
         assert_eq!((s.journeys_active, s.journeys_target), (3, 5));
+    }
+
+    #[test]
+    fn start_delays_give_latency_from_the_intended_start_and_reports_the_start_counts() {
+        let mut summary = RunSummary::default();
+        let mut late = txn("step", 10.0, 10.1, false);
+        late.envelope = Some(Arc::new(Envelope::new(vec![
+            (keys::journey(), Value::str("m:j")),
+            (keys::start_delay(), Value::Float(0.4)),
+        ])));
+        summary.add(&late);
+        summary.add(&txn("step", 11.0, 11.1, false));
+        let (_, row) = summary.transactions.get_index(0).unwrap();
+        assert_eq!((row.latency.count(), row.from_intended.count()), (2, 1));
+        assert_eq!(row.from_intended.max_us(), Some(500_000));
+        // A collector record carries it as a field of its own.
+        let record = Value::Map(vec![
+            (Value::str("type"), Value::str("http_metrics")),
+            (Value::str("time"), Value::Float(12.0)),
+            (Value::str("total_time"), Value::Float(0.25)),
+            (Value::str("start_delay"), Value::Float(1.0)),
+        ]);
+        summary.add(&record);
+        assert_eq!(summary.requests_from_intended.max_us(), Some(1_250_000));
+        assert_eq!(summary.start_totals(), None);
+        let report = |time: f64, scheduled: i64| {
+            Message::bare(keys::controller_report(), time)
+                .with_field(
+                    keys::starts_scheduled(),
+                    Value::Map(vec![(Value::Int(1), Value::Int(scheduled))]),
+                )
+                .with_field(
+                    keys::starts_dropped(),
+                    Value::Map(vec![(Value::Int(1), Value::Int(3))]),
+                )
+        };
+        summary.add(&report(13.0, 50));
+        // An older report arriving late changes nothing.
+        summary.add(&report(12.5, 20));
+        assert_eq!(
+            summary.start_totals(),
+            Some(StartCounts {
+                scheduled: 50,
+                dropped: 3
+            })
+        );
     }
 }

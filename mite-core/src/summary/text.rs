@@ -78,6 +78,15 @@ fn latency_cells(h: &RunHistogram) -> Vec<String> {
         .collect()
 }
 
+/// `  p50 …  p90 …  p95 …  p99 …  max …`.
+fn latency_line(h: &RunHistogram) -> String {
+    let cells = latency_cells(h);
+    format!(
+        "  p50 {}  p90 {}  p95 {}  p99 {}  max {}",
+        cells[0], cells[1], cells[2], cells[3], cells[4]
+    )
+}
+
 /// The summary as lines for stdout (ends with a newline).
 pub fn summary_text(summary: &RunSummary, info: &RunInfo) -> String {
     let mut out = String::new();
@@ -99,6 +108,15 @@ pub fn summary_text(summary: &RunSummary, info: &RunInfo) -> String {
         thousands(summary.journeys_failed),
         percent(summary.journeys_failed, summary.journeys_finished)
     );
+    if let Some(starts) = summary.start_totals() {
+        let _ = writeln!(
+            out,
+            "starts      {} scheduled by arrival rate, {} dropped ({})",
+            thousands(starts.scheduled),
+            thousands(starts.dropped),
+            percent(starts.dropped, starts.scheduled)
+        );
+    }
     let rate = if duration > 0.0 {
         summary.requests() as f64 / duration
     } else {
@@ -111,14 +129,16 @@ pub fn summary_text(summary: &RunSummary, info: &RunInfo) -> String {
         rate_text(rate)
     );
     if summary.requests() > 0 {
-        let cells = latency_cells(&summary.requests);
-        let _ = write!(
-            out,
-            "  p50 {}  p90 {}  p95 {}  p99 {}  max {}",
-            cells[0], cells[1], cells[2], cells[3], cells[4]
-        );
+        out.push_str(&latency_line(&summary.requests));
     }
     out.push('\n');
+    if summary.requests_from_intended.count() > 0 {
+        let _ = writeln!(
+            out,
+            "  from intended start{}",
+            latency_line(&summary.requests_from_intended)
+        );
+    }
     if !summary.status_codes.is_empty() {
         let codes: Vec<String> = summary
             .status_codes
@@ -171,40 +191,67 @@ fn transactions_text(out: &mut String, summary: &RunSummary) {
     }
     let rows = summary.transaction_rows();
     let several_journeys = rows.iter().any(|row| row.1 != rows[0].1);
-    let rows: Vec<Vec<String>> = rows
-        .into_iter()
-        .take(TRANSACTION_ROWS_TEXT)
+    let label = |journey: &str, name: &str| {
+        if several_journeys && !journey.is_empty() {
+            format!("{journey} {name}")
+        } else {
+            name.to_owned()
+        }
+    };
+    let listed = &rows[..rows.len().min(TRANSACTION_ROWS_TEXT)];
+    let service: Vec<Vec<String>> = listed
+        .iter()
         .map(|(_, journey, name, t)| {
-            let label = if several_journeys && !journey.is_empty() {
-                format!("{journey} {name}")
-            } else {
-                name.to_owned()
-            };
-            let mut row = vec![label, thousands(t.count), percent(t.errors, t.count)];
+            let mut row = vec![
+                label(journey, name),
+                thousands(t.count),
+                percent(t.errors, t.count),
+            ];
             row.extend(latency_cells(&t.latency));
             row
         })
         .collect();
-    let header = [
-        "transaction",
-        "count",
-        "errors",
-        "p50",
-        "p90",
-        "p95",
-        "p99",
-        "max",
-    ];
+    out.push('\n');
+    table(out, "transaction", &service);
+    if summary.transactions.len() > TRANSACTION_ROWS_TEXT {
+        let _ = writeln!(
+            out,
+            "… and {} more transactions (all of them are in --summary-json and --html-report)",
+            summary.transactions.len() - TRANSACTION_ROWS_TEXT
+        );
+    }
+    // Arrival-rate journeys: the same, timed from when each journey was due to start.
+    let intended: Vec<Vec<String>> = listed
+        .iter()
+        .filter(|row| row.3.from_intended.count() > 0)
+        .map(|(_, journey, name, t)| {
+            let mut row = vec![
+                label(journey, name),
+                thousands(t.count),
+                percent(t.errors, t.count),
+            ];
+            row.extend(latency_cells(&t.from_intended));
+            row
+        })
+        .collect();
+    if !intended.is_empty() {
+        out.push('\n');
+        table(out, "from intended start", &intended);
+    }
+}
+
+/// A table of `rows` under a header of `first` and the count, error and latency columns.
+fn table(out: &mut String, first: &str, rows: &[Vec<String>]) {
+    let header = [first, "count", "errors", "p50", "p90", "p95", "p99", "max"];
     let widths: Vec<usize> = (0..header.len())
         .map(|c| {
             rows.iter()
                 .map(|r| r[c].chars().count())
-                .chain([header[c].len()])
+                .chain([header[c].chars().count()])
                 .max()
                 .unwrap_or(0)
         })
         .collect();
-    out.push('\n');
     let line = |cells: &[&str]| {
         let mut text = String::new();
         for (c, cell) in cells.iter().enumerate() {
@@ -218,16 +265,9 @@ fn transactions_text(out: &mut String, summary: &RunSummary) {
         text.trim_end().to_owned()
     };
     let _ = writeln!(out, "{}", line(&header));
-    for row in &rows {
+    for row in rows {
         let cells: Vec<&str> = row.iter().map(String::as_str).collect();
         let _ = writeln!(out, "{}", line(&cells));
-    }
-    if summary.transactions.len() > TRANSACTION_ROWS_TEXT {
-        let _ = writeln!(
-            out,
-            "… and {} more transactions (all of them are in --summary-json and --html-report)",
-            summary.transactions.len() - TRANSACTION_ROWS_TEXT
-        );
     }
 }
 

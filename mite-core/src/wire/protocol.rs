@@ -396,6 +396,7 @@ mod tests {
         // The fourth element only when standing work is granted.
         let standing = WorkReply {
             standing: Some(StandingWork {
+                late: Vec::new(),
                 valid_for: 0.5,
                 scenarios: vec![],
             }),

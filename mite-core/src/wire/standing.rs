@@ -13,6 +13,11 @@
 //! a hello's content and answer as always), and a work reply to such a runner has a fourth
 //! element `[valid_for, [[scenario_id, journeys, journey_spec], ...]]`. mite's runners never
 //! offer it, so they never see a fourth element.
+//!
+//! The same element carries, as a third entry when there are any, how late the reply's
+//! arrival-rate work items already are: `[[index into the work list, seconds], ...]`. The
+//! runner counts each journey's start delay from that, on its own clock, so the two
+//! machines' clocks need not agree.
 
 use crate::messages::Value;
 
@@ -26,6 +31,9 @@ pub struct StandingWork {
     /// standing journey after that until it has asked again.
     pub valid_for: f64,
     pub scenarios: Vec<StandingScenario>,
+    /// `(index of a work item of the reply, seconds since it was due)` for the items an
+    /// arrival-rate model scheduled.
+    pub late: Vec<(u64, f64)>,
 }
 
 /// How many journeys of one scenario the runner may keep running.
@@ -48,7 +56,7 @@ pub fn offered(content: &Value) -> bool {
 
 impl StandingWork {
     pub fn to_value(&self) -> Value {
-        Value::Array(vec![
+        let mut parts = vec![
             Value::Float(self.valid_for),
             Value::Array(
                 self.scenarios
@@ -62,7 +70,18 @@ impl StandingWork {
                     })
                     .collect(),
             ),
-        ])
+        ];
+        if !self.late.is_empty() {
+            let late = self
+                .late
+                .iter()
+                .map(|&(index, seconds)| {
+                    Value::Array(vec![Value::UInt(index), Value::Float(seconds)])
+                })
+                .collect();
+            parts.push(Value::Array(late));
+        }
+        Value::Array(parts)
     }
 
     /// The grant in a work reply's fourth element, or what is wrong with it (one line).
@@ -71,8 +90,10 @@ impl StandingWork {
         let Value::Array(parts) = value else {
             return Err(bad(format!("{value:?} is not a list")));
         };
-        let [valid_for, scenarios] = parts.as_slice() else {
-            return Err(bad(format!("{} elements, not 2", parts.len())));
+        let (valid_for, scenarios, late) = match parts.as_slice() {
+            [valid_for, scenarios] => (valid_for, scenarios, None),
+            [valid_for, scenarios, late] => (valid_for, scenarios, Some(late)),
+            _ => return Err(bad(format!("{} elements, not 2 or 3", parts.len()))),
         };
         let valid_for = valid_for
             .as_f64()
@@ -104,9 +125,30 @@ impl StandingWork {
                 other => Err(bad(format!("a scenario is {other:?}"))),
             })
             .collect::<Result<_, _>>()?;
+        let late = match late {
+            None => Vec::new(),
+            Some(Value::Array(entries)) => entries
+                .iter()
+                .map(|entry| match entry {
+                    Value::Array(pair) => match pair.as_slice() {
+                        [index, seconds] => Ok((
+                            count(index).ok_or_else(|| bad(format!("work index {index:?}")))?,
+                            seconds
+                                .as_f64()
+                                .filter(|s| s.is_finite() && *s >= 0.0)
+                                .ok_or_else(|| bad(format!("lateness {seconds:?}")))?,
+                        )),
+                        _ => Err(bad(format!("a lateness of {} fields", pair.len()))),
+                    },
+                    other => Err(bad(format!("a lateness is {other:?}"))),
+                })
+                .collect::<Result<_, _>>()?,
+            Some(other) => return Err(bad(format!("the lateness is {other:?}, not a list"))),
+        };
         Ok(StandingWork {
             valid_for,
             scenarios,
+            late,
         })
     }
 }
@@ -134,8 +176,18 @@ mod tests {
                 journeys: 50,
                 journey_spec: "m:j".into(),
             }],
+            late: Vec::new(),
         };
         assert_eq!(StandingWork::from_value(&work.to_value()).unwrap(), work);
+        let with_late = StandingWork {
+            late: vec![(0, 0.002), (3, 1.5)],
+            ..work.clone()
+        };
+        assert!(matches!(&with_late.to_value(), Value::Array(parts) if parts.len() == 3));
+        assert_eq!(
+            StandingWork::from_value(&with_late.to_value()).unwrap(),
+            with_late
+        );
         for bad in [
             Value::Nil,
             Value::Array(vec![Value::Float(-1.0), Value::Array(vec![])]),
@@ -143,6 +195,11 @@ mod tests {
             Value::Array(vec![
                 Value::Float(1.0),
                 Value::Array(vec![Value::Array(vec![Value::Int(-1)])]),
+            ]),
+            Value::Array(vec![
+                Value::Float(1.0),
+                Value::Array(vec![]),
+                Value::Array(vec![Value::Array(vec![Value::UInt(0), Value::Float(-1.0)])]),
             ]),
         ] {
             let e = StandingWork::from_value(&bad).unwrap_err();

@@ -54,11 +54,14 @@ impl ControllerLink {
         py: Python<'_>,
         runner: RunnerId,
         now: f64,
-        at_most: u64,
+        budget: u64,
+        room: Option<u64>,
     ) -> Result<Vec<WorkItem>, Failure> {
         match self {
-            ControllerLink::Local(c) => c.request_work(py, runner, now, at_most),
-            ControllerLink::Remote(c) => c.request_work(py, now, at_most),
+            ControllerLink::Local(c) => c.request_work(py, runner, now, budget, room),
+            ControllerLink::Remote(c) => {
+                c.request_work(py, now, room.map_or(budget, |r| r.min(budget)))
+            }
         }
     }
 

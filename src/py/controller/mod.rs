@@ -28,7 +28,8 @@ use super::volume::PyVolumeModel;
 use crate::errors::one_line;
 use mite_core::clock::unix_time;
 use mite_core::engine::{
-    Dispatch, DispatchError, Dispatcher, Removal, RunnerId, ScenarioId, SchedulerConfig, Work,
+    ArrivalCounts, Dispatch, DispatchError, Dispatcher, Removal, RunnerId, ScenarioId,
+    SchedulerConfig, Work,
 };
 use mite_core::messages::{keys, Message, Value};
 
@@ -55,6 +56,8 @@ pub struct LocalController {
     journey_specs: Vec<Arc<str>>,
     /// Scenarios already warned about wanting more journeys than their pool has items.
     starvation_warned: Vec<bool>,
+    /// Arrival-rate scenarios already warned about dropping starts (at report time).
+    drops_warned: std::cell::RefCell<std::collections::BTreeSet<ScenarioId>>,
     config_manager: Py<PyAny>,
     test_name: Arc<str>,
 }
@@ -95,6 +98,7 @@ impl LocalController {
                 .map(|s| Arc::from(s.journey_spec.as_str()))
                 .collect(),
             starvation_warned: vec![false; specs.len()],
+            drops_warned: Default::default(),
             config_manager,
             test_name,
         })
@@ -188,18 +192,27 @@ impl LocalController {
         Ok(())
     }
 
-    /// Work for `runner`: at most `at_most` journeys more than it already runs.
+    /// Work for `runner`: at most `budget` journeys now, and never more than `room` beyond
+    /// what it already runs (arrival-rate starts past `room` are dropped; those past
+    /// `budget` stay due).
     pub fn request_work(
         &mut self,
         py: Python<'_>,
         runner: RunnerId,
         now: f64,
-        at_most: u64,
+        budget: u64,
+        room: Option<u64>,
     ) -> Result<Vec<WorkItem>, Failure> {
-        let cap = self.dispatcher.controller().outstanding(runner) + at_most;
-        let dispatch =
-            self.dispatcher
-                .request_work(&mut self.pools.with_py(py), runner, now, [], Some(cap));
+        let outstanding = self.dispatcher.controller().outstanding(runner);
+        let max_work = room.map(|room| outstanding + room);
+        let dispatch = self.dispatcher.request_work_within(
+            &mut self.pools.with_py(py),
+            runner,
+            now,
+            [],
+            max_work,
+            budget,
+        );
         self.after(py, dispatch)
     }
 
@@ -298,11 +311,48 @@ impl LocalController {
                     .collect(),
             )
         };
-        Message::bare(keys::controller_report(), unix_time())
+        let message = Message::bare(keys::controller_report(), unix_time())
             .with_field(keys::test(), self.test_name.clone())
             .with_field(keys::required(), map(|r| r.1))
             .with_field(keys::actual(), map(|r| r.2))
-            .with_field(keys::num_runners(), report.num_runners)
+            .with_field(keys::num_runners(), report.num_runners);
+        if report.arrivals.is_empty() {
+            return message;
+        }
+        self.warn_dropped(&report.arrivals);
+        // Arrival-rate scenarios: starts due and dropped so far (mite-rs only).
+        let counts = |pick: fn(&ArrivalCounts) -> u64| {
+            Value::Map(
+                report
+                    .arrivals
+                    .iter()
+                    .map(|a| (Value::UInt(u64::from(a.scenario)), Value::UInt(pick(a))))
+                    .collect(),
+            )
+        };
+        message
+            .with_field(keys::starts_scheduled(), counts(|a| a.scheduled))
+            .with_field(keys::starts_dropped(), counts(|a| a.dropped))
+    }
+
+    /// Says once per scenario that starts are being dropped: the run no longer offers the
+    /// load its model asks for.
+    fn warn_dropped(&self, arrivals: &[ArrivalCounts]) {
+        let mut warned = self.drops_warned.borrow_mut();
+        for a in arrivals.iter().filter(|a| a.dropped > 0) {
+            if warned.insert(a.scenario) {
+                log::warn!(
+                    target: "mite.scenario",
+                    "Scenario {} ({}) dropped {} of {} scheduled starts so far: a start is \
+                     dropped when the scenario already runs its max_journeys, the runner \
+                     has no room (--runner-max-journeys) or the datapool has no item",
+                    a.scenario,
+                    self.journey_spec(a.scenario),
+                    a.dropped,
+                    a.scheduled,
+                );
+            }
+        }
     }
 
     fn after(

@@ -181,8 +181,14 @@ impl RemoteController {
         self.config_changes.extend(reply.config);
         let stopping = self.stop;
         self.stop |= reply.stop;
+        // Due times on this runner's clock: now, less how late the controller said each is.
+        let late: FxHashMap<u64, f64> = reply
+            .standing
+            .as_ref()
+            .map(|s| s.late.iter().copied().collect())
+            .unwrap_or_default();
         self.take_standing(now, reply.standing)?;
-        for item in reply.work {
+        for (index, item) in reply.work.into_iter().enumerate() {
             let scenario = self.scenario_id(item.scenario_id)?;
             if stopping {
                 // Work granted after stop (mite's controller may) is never started: its item
@@ -204,6 +210,7 @@ impl RemoteController {
             self.queued.push_back(WorkItem {
                 scenario,
                 item: data,
+                due: late.get(&(index as u64)).map(|seconds| now - seconds),
             });
         }
         Ok(())
@@ -255,6 +262,7 @@ impl RemoteController {
                     work.push(WorkItem {
                         scenario,
                         item: None,
+                        due: None,
                     });
                 }
             }
@@ -268,8 +276,10 @@ impl RemoteController {
         since >= self.max_wait || (early && since >= self.min_wait)
     }
 
+    /// The last grant's time is up: a mite-rs controller's answer may differ now (a period
+    /// boundary, a spawn slot, an arrival-rate start coming due), standing journeys or not.
     fn standing_expired(&self, now: f64) -> bool {
-        !self.standing.is_empty() && now >= self.standing_until
+        self.standing_until.is_finite() && now >= self.standing_until
     }
 
     /// Standing journeys that could start now.
@@ -371,7 +381,7 @@ impl RemoteController {
         } else {
             self.last_request + self.min_wait
         };
-        if !self.standing.is_empty() {
+        if self.standing_until.is_finite() {
             next = next.min(self.standing_until.max(self.last_request + self.min_wait));
         }
         next.max(now)

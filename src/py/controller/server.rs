@@ -162,6 +162,12 @@ impl RunnerRequests {
                 .remote_work(py, runner, now, request.max_work)?
         };
         work.extend(self.run_pool_calls(py, runner)?);
+        // How late each arrival-rate item already is, for runners that can be told.
+        let late = work
+            .iter()
+            .enumerate()
+            .filter_map(|(index, w)| Some((index as u64, (now - w.due?).max(0.0))))
+            .collect();
         let items = work
             .into_iter()
             .map(|w| self.item_for(py, runner, w))
@@ -170,13 +176,19 @@ impl RunnerRequests {
             work: items,
             config: self.config_for(py, runner)?,
             stop: !self.controller.is_active(),
-            standing: self.standing_work(runner, now),
+            standing: self.standing_work(runner, now, late),
         }
         .encode())
     }
 
-    /// What a runner that offered standing work may keep running.
-    fn standing_work(&mut self, runner: RunnerId, now: f64) -> Option<StandingWork> {
+    /// What a runner that offered standing work may keep running, and how late the reply's
+    /// arrival-rate items are.
+    fn standing_work(
+        &mut self,
+        runner: RunnerId,
+        now: f64,
+        late: Vec<(u64, f64)>,
+    ) -> Option<StandingWork> {
         let grant = self
             .controller
             .dispatcher_mut()
@@ -193,6 +205,7 @@ impl RunnerRequests {
                     journey_spec: self.controller.journey_spec(id).to_string(),
                 })
                 .collect(),
+            late,
         })
     }
 

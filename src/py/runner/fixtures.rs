@@ -5,7 +5,8 @@
 use super::*;
 
 /// Fixture values by label, and the journeys waiting for one: `(scenario, item)`.
-pub(super) type FixtureTable = Fixtures<Py<PyAny>, (ScenarioId, Option<Item>)>;
+/// A journey waiting for its fixture: its scenario, datapool item and due time.
+pub(super) type FixtureTable = Fixtures<Py<PyAny>, (ScenarioId, Option<Item>, Option<f64>)>;
 
 pub(super) struct FixtureSpec {
     pub(super) label: String,
@@ -72,19 +73,19 @@ impl Runner {
         let (waiting, outcome) = this.state.borrow_mut().fixtures.computed(&label, outcome);
         match outcome {
             Ok(_) => {
-                for (id, item) in waiting {
+                for (id, item, due) in waiting {
                     let (journey, spec) = {
                         let state = this.state.borrow();
                         let entry = &state.scenarios[id as usize - 1];
                         (entry.journey.clone_ref(py), entry.journey_spec.clone())
                     };
-                    Self::launch_now(slf, id, item, journey, spec);
+                    Self::launch_now(slf, id, item, due, journey, spec);
                 }
             }
             Err(e) => {
                 {
                     let mut state = this.state.borrow_mut();
-                    for (id, item) in waiting {
+                    for (id, item, _) in waiting {
                         state.give_back(py, id, item);
                     }
                 }

@@ -77,8 +77,14 @@ pub(super) fn as_iterator<'py>(awaitable: &Bound<'py, PyAny>) -> Result<Bound<'p
 }
 
 impl Runner {
-    /// Starts one journey execution with its datapool item.
-    pub(super) fn launch(slf: &Bound<'_, Self>, id: ScenarioId, item: Option<Item>) {
+    /// Starts one journey execution with its datapool item; `due` is when an arrival-rate
+    /// model wanted it started (the runner's clock).
+    pub(super) fn launch(
+        slf: &Bound<'_, Self>,
+        id: ScenarioId,
+        item: Option<Item>,
+        due: Option<f64>,
+    ) {
         let this = slf.borrow();
         let py = slf.py();
         let (journey, spec) = {
@@ -106,15 +112,15 @@ impl Runner {
                     .state
                     .borrow_mut()
                     .fixtures
-                    .need(&fixture.label, (id, item));
+                    .need(&fixture.label, (id, item, due));
                 match need {
-                    FixtureNeed::Ready((_, item)) => item,
+                    FixtureNeed::Ready((_, item, _)) => item,
                     FixtureNeed::Wait => return,
                     FixtureNeed::Compute => return Self::start_fixture(slf, fixture, id),
                 }
             }
         };
-        Self::launch_now(slf, id, item, journey, spec);
+        Self::launch_now(slf, id, item, due, journey, spec);
     }
 
     /// Checks once per item length that the journey accepts `(ctx, *item)`: a mismatch is a
@@ -181,6 +187,7 @@ impl Runner {
         slf: &Bound<'_, Self>,
         id: ScenarioId,
         item: Option<Item>,
+        due: Option<f64>,
         journey: Py<PyAny>,
         spec: Arc<str>,
     ) {
@@ -192,7 +199,7 @@ impl Runner {
             state.next_context_id += 1;
             (state.next_serial, state.next_context_id)
         };
-        let envelope = Arc::new(Envelope::new(vec![
+        let mut identity = vec![
             (keys::test(), Value::Str(this.test_name.clone())),
             (
                 keys::runner_id(),
@@ -205,7 +212,14 @@ impl Runner {
                 keys::scenario_data_id(),
                 item.as_ref().map_or(Value::Nil, |i| i.id.value.clone()),
             ),
-        ]));
+        ];
+        // An arrival-rate journey's every message says how late it started, so that
+        // latency can be counted from when it was meant to start.
+        if let Some(due) = due {
+            let late = (this.now() - due).max(0.0);
+            identity.push((keys::start_delay(), Value::Float(late)));
+        }
+        let envelope = Arc::new(Envelope::new(identity));
         let context = Context::for_journey(
             this.sink.clone_ref(py),
             this.config.clone_ref(py).into_any(),

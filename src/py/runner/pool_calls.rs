@@ -11,7 +11,7 @@ impl Runner {
             .borrow_mut()
             .ensure_scenario(slf.py(), work.scenario);
         let item = work.item.map(|(id, data)| Item { id, data });
-        Self::launch(slf, work.scenario, item);
+        Self::launch(slf, work.scenario, item, work.due);
     }
 
     /// Steps the `checkout`/`checkin` awaitables the controller's last call started.

@@ -11,25 +11,22 @@ impl Runner {
         self.after_controller(py, result);
     }
 
-    /// Asks the controller for at most `at_most` work items to start now.
-    fn request_work(slf: &Bound<'_, Self>, now: f64, at_most: usize) -> Vec<WorkItem> {
+    /// Asks the controller for at most `budget` work items to start now.
+    fn request_work(slf: &Bound<'_, Self>, now: f64, budget: usize) -> Vec<WorkItem> {
         let this = slf.borrow();
         let py = slf.py();
         // `--runner-max-journeys`: what is running counts against the cap.
-        let at_most = match this.max_journeys {
-            Some(max) => {
-                let running = this.state.borrow().running.len() as u64;
-                at_most.min(max.saturating_sub(running) as usize)
-            }
-            None => at_most,
-        };
+        let room = this.max_journeys.map(|max| {
+            let running = this.state.borrow().running.len() as u64;
+            max.saturating_sub(running)
+        });
         // Asked even for none: a remote controller hears from the runner with each request.
         let result = {
             let mut state = this.state.borrow_mut();
             let runner = state.runner_id;
             state
                 .controller
-                .request_work(py, runner, now, at_most as u64)
+                .request_work(py, runner, now, budget as u64, room)
         };
         let work = this.after_controller(py, result).unwrap_or_default();
         Self::step_pool_calls(slf);

@@ -44,6 +44,15 @@ impl<M: VolumeModel> Controller<M> {
         self.standing.insert(id);
     }
 
+    /// The scenarios whose journeys are standing work: no datapool, and no arrival-rate
+    /// model (whose journeys start on its timetable, one by one).
+    fn standing_scenarios(&self) -> impl Iterator<Item = ScenarioId> + '_ {
+        self.standing
+            .iter()
+            .copied()
+            .filter(|&id| !self.scheduler.is_rate(id))
+    }
+
     /// Whether `runner` offered standing work.
     pub fn offers_standing(&self, runner: RunnerId) -> bool {
         self.runners.get(&runner).is_some_and(|e| e.standing)
@@ -56,9 +65,8 @@ impl<M: VolumeModel> Controller<M> {
         Some(StandingGrant {
             valid_for,
             quotas: self
-                .standing
-                .iter()
-                .map(|id| (*id, entry.quota.get(id).copied().unwrap_or(0)))
+                .standing_scenarios()
+                .map(|id| (id, entry.quota.get(&id).copied().unwrap_or(0)))
                 .collect(),
         })
     }
@@ -70,7 +78,7 @@ impl<M: VolumeModel> Controller<M> {
             return;
         };
         let mut quota = BTreeMap::new();
-        for &id in &self.standing {
+        for id in self.standing_scenarios() {
             let held = entry.work.get(&id).copied().unwrap_or(0);
             let allowed = match self.scheduler.load(id) {
                 None => 0,
@@ -94,7 +102,7 @@ impl<M: VolumeModel> Controller<M> {
         let items: u64 = entry
             .work
             .iter()
-            .filter(|(id, _)| !self.standing.contains(id))
+            .filter(|(id, _)| !self.standing.contains(id) || self.scheduler.is_rate(**id))
             .map(|(_, n)| n)
             .sum();
         let mut over = (items + quota.values().sum::<u64>()).saturating_sub(share);

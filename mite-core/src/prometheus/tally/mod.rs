@@ -30,6 +30,11 @@ struct Tallied {
     test_source: Option<Source>,
     /// The value field's.
     value: Option<Source>,
+    /// The envelope field added to the value, for a stat only some messages count.
+    plus: Option<Source>,
+    /// Whether dumps leave it out until `counted` ([`StatSpec::silent_until_counted`]).
+    silent_until_counted: bool,
+    counted: bool,
     tally: Tally,
     /// Messages of a matching type without a usable number (mite's stats process dies on
     /// the KeyError; here they are counted and the first one logged).
@@ -111,13 +116,20 @@ impl StatTable {
                 },
             };
             let labels = spec.extract.label_names();
-            let (value, test_source) = match &spec.extract {
-                Extract::Fields { value, .. } => (value.as_ref().map(Source::new), None),
-                Extract::PerScenario { .. } => (None, Some(Source::new(&labels[0]))),
+            let (value, plus, test_source) = match &spec.extract {
+                Extract::Fields { value, plus, .. } => (
+                    value.as_ref().map(Source::new),
+                    plus.as_ref().map(Source::new),
+                    None,
+                ),
+                Extract::PerScenario { .. } => (None, None, Some(Source::new(&labels[0]))),
             };
             stats.push(Tallied {
                 test_source,
                 value,
+                plus,
+                silent_until_counted: spec.silent_until_counted,
+                counted: false,
                 labels,
                 name: spec.name,
                 extract: spec.extract,
@@ -150,12 +162,17 @@ impl StatTable {
         }
     }
 
-    /// Every stat's delta, in registration order (empty ones included), and a fresh start.
+    /// Every stat's delta, in registration order (empty ones included, but for mite-rs's
+    /// own until they first count), and a fresh start.
     pub fn dump(&mut self) -> Vec<StatDump> {
         for route in &mut self.routes {
             route.recent.clear();
         }
-        self.stats.iter_mut().map(Tallied::dump).collect()
+        self.stats
+            .iter_mut()
+            .filter(|s| s.counted || !s.silent_until_counted)
+            .map(Tallied::dump)
+            .collect()
     }
 }
 
@@ -170,6 +187,15 @@ fn count_by_fields(route: &mut Route, stats: &mut [Tallied], msg: &Message) {
     let tuple = route.recent.get(&views, route.by_fields.len());
     for (k, (i, pick)) in route.by_fields.iter().enumerate() {
         let stat = &mut stats[*i];
+        // A stat of what only some journeys' envelopes have (a start delay) skips the other
+        // messages quietly.
+        let plus = match &mut stat.plus {
+            None => None,
+            Some(source) => match source.envelope_number(msg) {
+                Some(n) => Some(n),
+                None => continue,
+            },
+        };
         let number = match &mut stat.value {
             None => Number::Int(1),
             Some(source) => match source.number(msg) {
@@ -181,23 +207,34 @@ fn count_by_fields(route: &mut Route, stats: &mut [Tallied], msg: &Message) {
                 }
             },
         };
+        let number = match plus {
+            None => number,
+            Some(plus) => Number::Float(number.as_f64() + plus.as_f64()),
+        };
         let mut at = tuple.samples[k];
         if at == NOT_YET {
             at = stat.tally.find_or_insert(&views, pick);
             tuple.samples[k] = at;
         }
         stat.tally.add_at(at, number);
+        stat.counted = true;
     }
 }
 
 impl Tallied {
     /// mite's `controller_report_extractor`: one sample per scenario in the report's map.
     fn count_per_scenario(&mut self, msg: &Message) {
-        let Extract::PerScenario { field: key } = &self.extract else {
+        let Extract::PerScenario {
+            field: key,
+            optional,
+        } = &self.extract
+        else {
             return;
         };
-        let Some(Value::Map(entries)) = field(msg, key, &mut FieldHint::new(key)) else {
-            return note_unusable(&self.name, &mut self.unusable, msg, key);
+        let entries = match field(msg, key, &mut FieldHint::new(key)) {
+            Some(Value::Map(entries)) => entries,
+            None if *optional => return,
+            _ => return note_unusable(&self.name, &mut self.unusable, msg, key),
         };
         let Some(test_source) = &mut self.test_source else {
             return;
@@ -212,6 +249,7 @@ impl Tallied {
             views.push(LabelView::of(scenario));
             let at = self.tally.find_or_insert(&views, &pick);
             self.tally.add_at(at, number);
+            self.counted = true;
         }
     }
 

@@ -84,6 +84,22 @@ impl Source {
         }
     }
 
+    /// The number in the message's envelope only (a journey's `start_delay`): most messages'
+    /// envelopes are ruled out by their key bits, and no message field is searched.
+    pub(super) fn envelope_number(&mut self, msg: &Message) -> Option<Number> {
+        let envelope = msg
+            .envelope
+            .as_deref()
+            .filter(|e| e.may_contain(self.hint.bit))?;
+        let entries = &envelope.entries;
+        let at = match entries.get(self.hint.in_envelope) {
+            Some((k, _)) if Arc::ptr_eq(k, &self.key) => self.hint.in_envelope,
+            _ => entries.iter().position(|(k, _)| **k == *self.key)?,
+        };
+        self.hint.in_envelope = at;
+        Number::of(&entries[at].1)
+    }
+
     pub(super) fn number(&mut self, msg: &Message) -> Option<Number> {
         match field(msg, &self.key, &mut self.hint) {
             None if matches!(self.role, Role::Time) => Some(Number::Float(msg.time)),
