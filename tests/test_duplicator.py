@@ -189,7 +189,10 @@ def test_peers_that_are_not_runners_are_refused_with_one_line(tmp_path, context)
     # libzmq reconnects a refused socket (every 100 ms), so there are at least three.
     refused = re.search(r"refused connections: (\d+) in all", err)
     assert refused and int(refused.group(1)) >= 3, err
-    assert "does not speak ZMTP" in err or "a PULL socket takes only PUSH peers" in err, err
+    # Only the first refusal is logged, and which peer comes first is a race: the HTTP client,
+    # the PUB socket, or a libzmq peer that hangs up while its greeting is being refused.
+    reasons = ("does not speak ZMTP", "a PULL socket takes only PUSH peers", "early eof")
+    assert any(reason in err for reason in reasons), err
 
 
 def test_a_slow_consumer_holds_the_runners_back_and_a_stuck_one_is_dropped_for(tmp_path, context):

@@ -37,6 +37,8 @@ class Measurement:
     stopped_by_harness: bool = False
     errors: int | None = None
     tool_requests: int | None = None
+    scheduled: int | None = None  # an open model's starts that came due (whole run)
+    dropped: int | None = None  # of those, starts the tool did not make
     wall_seconds: float = 0.0
     problem: str = ""
 
@@ -197,6 +199,7 @@ def measure(tool, target, status, rep, keep_data=False):
     m.cpu_seconds, m.max_rss_mib = child.usage()
     counted = tool.counts(target, child.stdout_path.read_text(errors="replace"))
     m.tool_requests, m.errors = counted.get("requests"), counted.get("errors")
+    m.scheduled, m.dropped = counted.get("scheduled"), counted.get("dropped")
     if status:
         m.requests = status.read()[0] - before
     else:

@@ -10,7 +10,7 @@ import statistics
 from pathlib import Path
 
 from .process import SERVER_CPU, TOOL_CPU, log, run
-from .shapes import PACED_RATE, SHAPES
+from .shapes import OPEN_RATE, PACED_RATE, SHAPES
 
 LONG_RUN_BEGIN = "<!-- bench/run long-run: begin -->"
 LONG_RUN_END = "<!-- bench/run long-run: end -->"
@@ -52,6 +52,8 @@ def summarise(results, tools, shape):
             else None,
             "reps": len(good),
             "of": len(ms),
+            "scheduled": median([m.scheduled for m in good]),
+            "dropped": median([m.dropped for m in good]),
             "problems": sorted({m.problem for m in ms if m.problem})
             + (
                 [f"stopped by bench/run after its schedule ended in {stopped} of {len(ms)} runs"]
@@ -62,7 +64,34 @@ def summarise(results, tools, shape):
     return rows
 
 
-def shape_table(rows, tools):
+def open_model_table(rows, tools):
+    """Shape (e): what each tool started of the starts it scheduled, in the window (as nginx
+    counted the one request of each journey) and over its whole run (its own counts)."""
+    k6 = (rows.get("k6") or {}).get("rate")
+    lines = [
+        "| tool | scheduled starts/s | achieved req/s | achieved / scheduled | spread | × k6 "
+        "| scheduled, whole run | dropped, whole run | CPU µs/req | core % | max RSS MiB "
+        "| errors | runs |",
+        "|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|",
+    ]
+    for name, r in rows.items():
+        rate = r["rate"]
+        spread = fmt(r["spread"], ".1f") + ("%" if r["spread"] is not None else "")
+        share = fmt(rate / OPEN_RATE * 100 if rate else None, ".1f")
+        lines.append(
+            f"| {tools[name].label} | {OPEN_RATE:,} | {fmt(rate, ',.0f')} | "
+            f"{share}{'%' if rate else ''} | {spread} | "
+            f"{fmt(rate / k6 if rate and k6 else None, '.2f')} | "
+            f"{fmt(r['scheduled'], ',.0f')} | {fmt(r['dropped'], ',.0f')} | "
+            f"{fmt(r['cpu_us_window'], ',.1f')} | {fmt(r['core'], '.0f')} | "
+            f"{fmt(r['rss'], ',.1f')} | {fmt(r['errors'], ',d')} | {r['reps']}/{r['of']} |"
+        )
+    return lines
+
+
+def shape_table(rows, tools, key=None):
+    if key == "e":
+        return open_model_table(rows, tools)
     wrk = (rows.get("wrk") or {}).get("rate")
     mite = (rows.get("mite") or {}).get("rate")
 
@@ -268,7 +297,7 @@ def results_markdown(command, reps, seconds, tools, tool_names, shapes, results,
         rows = summaries[key]
         lines += [f"## ({key}) {SHAPES[key].title}", ""]
         if rows:
-            lines += [*shape_table(rows, tools), ""]
+            lines += [*shape_table(rows, tools, key), ""]
         for name in tool_names:
             tool = tools[name]
             notes = [tool.notes.get(key) or ("" if name in rows else "not run on this shape.")]
@@ -287,5 +316,5 @@ def print_summary(results, tools, tool_names, shapes):
         rows = summarise(results, tool_names, key)
         if rows:
             print(f"\n({key}) {SHAPES[key].title}")
-            print("\n".join(shape_table(rows, tools)))
+            print("\n".join(shape_table(rows, tools, key)))
     print()

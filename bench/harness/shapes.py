@@ -7,6 +7,9 @@ import dataclasses
 UNLIMITED_SPAWN_RATE = 1_000_000
 # What shape (c) schedules: 10,000 journeys at one request a second each.
 PACED_RATE = 10_000
+# What shape (e) schedules: journey starts per second (an open model), and its cap.
+OPEN_RATE = 5_000
+OPEN_MAX_JOURNEYS = 1_000
 
 
 @dataclasses.dataclass(frozen=True)
@@ -59,6 +62,16 @@ SHAPES = {
             2.0,
             UNLIMITED_SPAWN_RATE,
             "demo",
+        ),
+        Shape(
+            "e",
+            f"a fixed arrival rate: {OPEN_RATE:,} one-request journeys started a second "
+            f"(open model, at most {OPEN_MAX_JOURNEYS:,} at once)",
+            "shapes:scenario_e",
+            OPEN_MAX_JOURNEYS,
+            2.0,
+            UNLIMITED_SPAWN_RATE,
+            "nginx",
         ),
     )
 }

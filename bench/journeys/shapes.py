@@ -4,7 +4,8 @@
         --add-to-config=duration:10
 
 Config: ``bench_url`` is the target; ``duration`` (seconds, default 10) bounds each scenario so
-the run ends by itself; ``journeys`` overrides the concurrency of a scenario.
+the run ends by itself; ``journeys`` overrides the concurrency of a scenario (in (e), its cap);
+``rate`` the starts per second of (e), which only mite-rs runs (an arrival-rate model).
 """
 
 from mite import ensure_fixed_separation
@@ -55,3 +56,15 @@ def scenario_b(config):
 def scenario_c(config):
     """10,000 concurrent journeys, each paced at one request a second."""
     return _constant(config, "paced_request", 10_000)
+
+
+def scenario_e(config):
+    """An open model: 5,000 one-request journeys started a second, at most 1,000 at once."""
+    # mite-rs only; imported here so that original mite can load the other shapes.
+    from mite.volume_model import ConstantRate
+
+    duration = int(config.get("duration", 10))
+    rate = float(config.get("rate", 5000))
+    cap = int(config.get("journeys", 1000))
+    model = ConstantRate(duration=duration, rate=rate, max_journeys=cap)
+    return [["shapes:one_request", None, model]]

@@ -14,6 +14,7 @@ pub mod collector;
 pub mod completion;
 pub mod demo;
 pub mod engine;
+pub mod health;
 pub mod http;
 pub mod logging;
 pub mod messages;

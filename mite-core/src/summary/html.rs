@@ -85,6 +85,7 @@ pub fn html_report(summary: &RunSummary, info: &RunInfo) -> String {
     );
     transactions(&mut page, &doc);
     errors(&mut page, &doc);
+    generator(&mut page, &doc);
     statuses(&mut page, &doc);
     thresholds(&mut page, &doc);
     run_details(&mut page, &doc, info);
@@ -138,9 +139,18 @@ fn cards(page: &mut String, doc: &Json) {
         ),
     ];
     let open = !doc["arrivals"].is_null();
+    let generator_card: Card = ("load generator", "generator.limited", |v| {
+        if v.as_bool() == Some(true) {
+            "the limit".to_owned()
+        } else {
+            "ok".to_owned()
+        }
+    });
+    let watched = !doc["generator"].is_null();
     let cards = cards
         .into_iter()
-        .chain(open_cards.into_iter().filter(|_| open));
+        .chain(open_cards.into_iter().filter(|_| open))
+        .chain(std::iter::once(generator_card).filter(|_| watched));
     page.push_str("<section><h2>Summary</h2><div class=\"cards\">");
     for (label, path, show) in cards {
         let value = at(doc, path);
@@ -284,6 +294,100 @@ fn statuses(page: &mut String, doc: &Json) {
         );
     }
     page.push_str("</table></section>\n");
+}
+
+/// Whether the load generator was the limit: its figures, and the blocking calls it caught.
+fn generator(page: &mut String, doc: &Json) {
+    let g = &doc["generator"];
+    if g.is_null() {
+        return;
+    }
+    let verdict = if g["limited"].as_bool() == Some(true) {
+        "The load generator, not the target, was the limit for part of this run: its \
+         latencies and rates measure the generator."
+    } else {
+        "The load generator kept up: no run of seconds over its limits."
+    };
+    let _ = write!(
+        page,
+        "<section><h2>Load generator</h2><p class=\"note\">{verdict}</p>\
+         <table id=\"generator\"><tr><th class=\"text\">figure</th><th>value</th></tr>"
+    );
+    let rows: [Card; 7] = [
+        (
+            "seconds over a limit",
+            "generator.limited_seconds",
+            count_text,
+        ),
+        (
+            "longest run over a limit (s)",
+            "generator.longest_limited_s",
+            count_text,
+        ),
+        (
+            "loop lag p99, worst second",
+            "generator.loop_lag_ms.p99_max",
+            latency_ms,
+        ),
+        ("loop lag, worst", "generator.loop_lag_ms.max", latency_ms),
+        (
+            "CPU % of its cores, worst second",
+            "generator.cpu_percent.max",
+            |v| format!("{:.0}%", v.as_f64().unwrap_or(0.0)),
+        ),
+        ("usable cores", "generator.cores", count_text),
+        (
+            "arrival-rate starts late",
+            "generator.late_starts",
+            count_text,
+        ),
+    ];
+    for (label, path, show) in rows {
+        let value = at(doc, path);
+        let _ = write!(
+            page,
+            "<tr><td class=\"text\">{label}</td>{}</tr>",
+            figure(path, value, &show(value))
+        );
+    }
+    page.push_str("</table>\n");
+    let calls = g["blocking_calls"]
+        .as_array()
+        .map_or(&[][..], Vec::as_slice);
+    if !calls.is_empty() {
+        page.push_str(
+            "<h2 style=\"margin-top:14px\">Blocking calls in journeys</h2><table id=\"blocking\">\
+             <tr><th class=\"text\">where</th><th class=\"text\">code</th><th>times</th>\
+             <th>longest</th></tr>\n",
+        );
+        for (i, call) in calls.iter().enumerate() {
+            let place = format!(
+                "{}:{} in {}",
+                call["file"].as_str().unwrap_or(""),
+                call["line"],
+                call["function"].as_str().unwrap_or("")
+            );
+            let seconds = &call["max_seconds"];
+            let _ = writeln!(
+                page,
+                "<tr><td class=\"text\">{}</td><td class=\"text\"><pre>{}</pre></td>{}{}</tr>",
+                escape(&place),
+                escape(call["code"].as_str().unwrap_or("")),
+                figure(
+                    &format!("generator.blocking_calls.{i}.count"),
+                    &call["count"],
+                    &count_text(&call["count"])
+                ),
+                figure(
+                    &format!("generator.blocking_calls.{i}.max_seconds"),
+                    seconds,
+                    &seconds_text(seconds.as_f64().unwrap_or(0.0))
+                ),
+            );
+        }
+        page.push_str("</table>\n");
+    }
+    page.push_str("</section>\n");
 }
 
 fn thresholds(page: &mut String, doc: &Json) {

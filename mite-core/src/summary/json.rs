@@ -68,6 +68,44 @@ fn arrivals_json(summary: &RunSummary) -> Json {
     })
 }
 
+/// The load generator's own figures; `null` when no runner sent any.
+fn generator_json(summary: &RunSummary) -> Json {
+    let g = &summary.generator;
+    if !g.seen() {
+        return Json::Null;
+    }
+    let blocking: Vec<Json> = g
+        .blocking
+        .iter()
+        .map(|((file, line), p)| {
+            json!({
+                "file": &**file,
+                "line": line,
+                "function": &*p.function,
+                "code": &*p.code,
+                "count": p.count,
+                "max_seconds": round3(p.max_seconds),
+            })
+        })
+        .collect();
+    json!({
+        "limited": g.limited(),
+        "seconds": g.seconds,
+        "limited_seconds": g.limited_seconds,
+        "longest_limited_s": g.longest_limited,
+        "loop_lag_ms": {
+            "p99_max": round3(g.lag_p99_max * 1000.0),
+            "max": round3(g.lag_max * 1000.0),
+        },
+        "cpu_percent": {"mean": round3(g.cpu_mean()), "max": round3(g.cpu_max)},
+        "cores": g.cores,
+        "late_starts": g.late_starts,
+        "start_delay_max_ms": round3(g.start_delay_max * 1000.0),
+        "blocking_calls": blocking,
+        "blocking_calls_not_listed": g.blocking_other,
+    })
+}
+
 /// The whole summary document.
 pub(crate) fn summary_json(summary: &RunSummary, info: &RunInfo) -> Json {
     let duration = summary.duration();
@@ -155,6 +193,7 @@ pub(crate) fn summary_json(summary: &RunSummary, info: &RunInfo) -> Json {
             "latency_from_intended_start_ms": latency(&summary.requests_from_intended),
         },
         "arrivals": arrivals_json(summary),
+        "generator": generator_json(summary),
         "errors": {
             "count": summary.errors_total,
             "kinds": summary.error_kinds.len() as u64 + u64::from(summary.errors_other > 0),

@@ -7,6 +7,7 @@
 //! Its memory is bounded whatever the run's length (see `timeline`).
 
 mod files;
+mod generator;
 mod histogram;
 mod html;
 mod json;
@@ -14,13 +15,15 @@ mod live;
 mod run;
 mod text;
 mod timeline;
+mod view;
 
 pub use files::{add_file, ReportFileError};
 pub use html::html_report;
 pub use json::summary_json_text;
 pub use live::LiveSummary;
-pub use run::{MessageView, RunSummary};
+pub use run::RunSummary;
 pub use text::summary_text;
+pub use view::MessageView;
 
 use crate::stats::Check;
 

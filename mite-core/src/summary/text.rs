@@ -148,9 +148,60 @@ pub fn summary_text(summary: &RunSummary, info: &RunInfo) -> String {
         let _ = writeln!(out, "statuses    {}", codes.join(", "));
     }
     errors_text(&mut out, summary);
+    generator_text(&mut out, summary);
     transactions_text(&mut out, summary);
     thresholds_text(&mut out, info);
     out
+}
+
+/// Whether the load generator was the limit, with its figures; blocking calls by place.
+fn generator_text(out: &mut String, summary: &RunSummary) {
+    use crate::health::seconds_text;
+    let g = &summary.generator;
+    if !g.seen() {
+        return;
+    }
+    let figures = format!(
+        "loop lag p99 up to {}, CPU up to {:.0}% of {} core{}",
+        seconds_text(g.lag_p99_max),
+        g.cpu_max,
+        g.cores,
+        if g.cores == 1 { "" } else { "s" }
+    );
+    if g.limited() {
+        let _ = writeln!(
+            out,
+            "generator   LIMITED for {} s (longest run {} s): {figures}{}; the figures measure \
+             the generator, not the target",
+            g.limited_seconds,
+            g.longest_limited,
+            if g.late_starts > 0 {
+                format!(
+                    ", {} starts late by up to {}",
+                    thousands(g.late_starts),
+                    seconds_text(g.start_delay_max)
+                )
+            } else {
+                String::new()
+            }
+        );
+    } else {
+        let _ = writeln!(out, "generator   ok: {figures}");
+    }
+    for ((file, line), place) in &g.blocking {
+        let name = std::path::Path::new(&**file)
+            .file_name()
+            .map_or_else(|| file.to_string(), |f| f.to_string_lossy().into_owned());
+        let _ = writeln!(
+            out,
+            "  blocked the loop {} at {name}:{line} in {}: {} ({} time{})",
+            seconds_text(place.max_seconds),
+            place.function,
+            place.code,
+            place.count,
+            if place.count == 1 { "" } else { "s" }
+        );
+    }
 }
 
 fn errors_text(out: &mut String, summary: &RunSummary) {

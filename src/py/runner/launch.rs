@@ -218,6 +218,7 @@ impl Runner {
         if let Some(due) = due {
             let late = (this.now() - due).max(0.0);
             identity.push((keys::start_delay(), Value::Float(late)));
+            this.state.borrow_mut().watch.started(late);
         }
         let envelope = Arc::new(Envelope::new(identity));
         let context = Context::for_journey(

@@ -15,6 +15,7 @@ mod fixtures;
 mod launch;
 mod pool_calls;
 mod schedule;
+mod watch;
 
 use fixtures::{fixture_of, FixtureSpec, FixtureTable};
 pub use launch::{JourneyRun, Purpose};
@@ -122,6 +123,8 @@ struct RunnerState {
     pump_callback: Option<Py<PyAny>>,
     force_callback: Option<Py<PyAny>>,
     grace_callback: Option<Py<PyAny>>,
+    /// The runner's watch on itself: loop lag, CPU, late starts, blocking calls.
+    watch: watch::SelfWatch,
 }
 
 impl RunnerState {
@@ -246,6 +249,7 @@ impl Runner {
                     pump_callback: None,
                     force_callback: None,
                     grace_callback: None,
+                    watch: watch::SelfWatch::new(Instant::now()),
                 })),
                 event_loop,
                 sink: options.sink,
@@ -316,7 +320,12 @@ impl Runner {
         let py = slf.py();
         *slf.borrow().base_context.borrow_mut() = Some(contextvars::copy_current(py)?.unbind());
         Self::_tick(slf);
-        Ok(())
+        Self::start_watch(slf)
+    }
+
+    /// Loop callback: the loop-lag probe.
+    fn _probe(slf: &Bound<'_, Self>) {
+        slf.borrow().probe(slf.py());
     }
 
     /// Loop callback: period boundaries, spawn-rate slots and controller reports.

@@ -232,7 +232,14 @@ impl Runner {
                 let _ = handle.call_method0(py, "cancel");
             }
         }
+        let watchdog = this.state.borrow_mut().watch.stop();
+        if let Some(watchdog) = watchdog {
+            py.detach(|| {
+                let _ = watchdog.join();
+            });
+        }
         this.stop_flag.store(true, Ordering::Relaxed);
+        this.final_health(py);
         this.send_report(py);
         let now = this.now();
         this.state.borrow_mut().controller.farewell(py, now);
