@@ -32,7 +32,7 @@ pub(crate) struct GeneratorTotals {
     pub(crate) longest_limited: u64,
     /// Each runner's current run of limited seconds.
     current: BTreeMap<u64, u64>,
-    pub(crate) lag_p99_max: f64,
+    pub(crate) lag_p90_max: f64,
     pub(crate) lag_max: f64,
     pub(crate) cpu_max: f64,
     cpu_sum: f64,
@@ -80,7 +80,7 @@ impl GeneratorTotals {
 
     pub(crate) fn add_health(&mut self, msg: &impl MessageView) {
         self.seconds += 1;
-        self.lag_p99_max = self.lag_p99_max.max(number(msg, "loop_lag_p99"));
+        self.lag_p90_max = self.lag_p90_max.max(number(msg, "loop_lag_p90"));
         self.lag_max = self.lag_max.max(number(msg, "loop_lag_max"));
         let cpu = number(msg, "cpu_percent");
         self.cpu_max = self.cpu_max.max(cpu);
@@ -124,7 +124,7 @@ mod tests {
         Value::Map(vec![
             (Value::str("type"), Value::str("runner_health")),
             (Value::str("runner_id"), Value::UInt(runner)),
-            (Value::str("loop_lag_p99"), Value::Float(lag)),
+            (Value::str("loop_lag_p90"), Value::Float(lag)),
             (Value::str("loop_lag_max"), Value::Float(lag * 2.0)),
             (Value::str("cpu_percent"), Value::Float(50.0)),
             (Value::str("cores"), Value::UInt(2)),

@@ -325,8 +325,8 @@ fn generator(page: &mut String, doc: &Json) {
             count_text,
         ),
         (
-            "loop lag p99, worst second",
-            "generator.loop_lag_ms.p99_max",
+            "loop lag p90, worst second",
+            "generator.loop_lag_ms.p90_max",
             latency_ms,
         ),
         ("loop lag, worst", "generator.loop_lag_ms.max", latency_ms),

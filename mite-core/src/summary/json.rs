@@ -94,7 +94,7 @@ fn generator_json(summary: &RunSummary) -> Json {
         "limited_seconds": g.limited_seconds,
         "longest_limited_s": g.longest_limited,
         "loop_lag_ms": {
-            "p99_max": round3(g.lag_p99_max * 1000.0),
+            "p90_max": round3(g.lag_p90_max * 1000.0),
             "max": round3(g.lag_max * 1000.0),
         },
         "cpu_percent": {"mean": round3(g.cpu_mean()), "max": round3(g.cpu_max)},

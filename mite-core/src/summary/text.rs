@@ -162,8 +162,8 @@ fn generator_text(out: &mut String, summary: &RunSummary) {
         return;
     }
     let figures = format!(
-        "loop lag p99 up to {}, CPU up to {:.0}% of {} core{}",
-        seconds_text(g.lag_p99_max),
+        "loop lag p90 up to {}, CPU up to {:.0}% of {} core{}",
+        seconds_text(g.lag_p90_max),
         g.cpu_max,
         g.cores,
         if g.cores == 1 { "" } else { "s" }

@@ -56,6 +56,9 @@ pub struct LocalController {
     journey_specs: Vec<Arc<str>>,
     /// Scenarios already warned about wanting more journeys than their pool has items.
     starvation_warned: Vec<bool>,
+    /// The last scenario removal, until the line saying that none is left was logged (an
+    /// arrival-rate scenario stays until its last due starts are handed out).
+    last_removal: Option<Removal>,
     /// Arrival-rate scenarios already warned about dropping starts (at report time).
     drops_warned: std::cell::RefCell<std::collections::BTreeSet<ScenarioId>>,
     config_manager: Py<PyAny>,
@@ -98,6 +101,7 @@ impl LocalController {
                 .map(|s| Arc::from(s.journey_spec.as_str()))
                 .collect(),
             starvation_warned: vec![false; specs.len()],
+            last_removal: None,
             drops_warned: Default::default(),
             config_manager,
             test_name,
@@ -273,6 +277,8 @@ impl LocalController {
 
     /// Ends every scenario now (an interrupt, a fatal error).
     pub fn stop_all(&mut self) {
+        // An interrupt or a failure is not the scenarios' end: no "all removed" line.
+        self.last_removal = None;
         self.dispatcher.controller_mut().stop_all();
     }
 
@@ -384,7 +390,7 @@ impl LocalController {
         }
     }
 
-    fn log_removals(&self, removals: &[Removal]) {
+    fn log_removals(&mut self, removals: &[Removal]) {
         for removal in removals {
             match removal {
                 Removal::VolumeModelStopped(id) => log::info!(
@@ -397,8 +403,11 @@ impl LocalController {
                 ),
             }
         }
-        if !removals.is_empty() && !self.is_active() {
-            let text = match removals.last() {
+        if let Some(last) = removals.last() {
+            self.last_removal = Some(*last);
+        }
+        if self.last_removal.is_some() && !self.is_active() {
+            let text = match self.last_removal.take() {
                 Some(Removal::DataPoolExhausted(_)) => {
                     "All scenarios removed from scenario tracker"
                 }
