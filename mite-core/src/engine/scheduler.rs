@@ -360,7 +360,8 @@ impl<M: VolumeModel> Scheduler<M> {
             .map(|s| (s.id, s.required))
     }
 
-    /// A planned journey could not start (no datapool item): give its slot back.
+    /// A planned journey is no longer counted (its runner left): give its slot back. A start
+    /// that did not happen is [`Scheduler::not_started`].
     pub fn release(&mut self, id: ScenarioId) {
         if let Some(s) = self.scenario_mut(id) {
             s.running = s.running.saturating_sub(1);
@@ -662,6 +663,17 @@ mod tests {
         })
     }
 
+    /// Two starts a second, then `StopVolumeModel` from the second window on.
+    fn two_a_second_for_a_second() -> Model {
+        model(|start, _| {
+            if start >= 1 {
+                Volume::Stop
+            } else {
+                rate(2.0, 10)
+            }
+        })
+    }
+
     #[test]
     fn arrivals_start_when_due_whatever_is_running() {
         let mut s = Scheduler::new(config(0.0, None));
@@ -739,13 +751,7 @@ mod tests {
     #[test]
     fn starts_still_due_when_the_rate_model_stops_are_taken_before_it_leaves() {
         let mut s = Scheduler::new(config(0.0, None));
-        s.add_scenario(model(|start, _| {
-            if start >= 1 {
-                Volume::Stop
-            } else {
-                rate(2.0, 10)
-            }
-        }));
+        s.add_scenario(two_a_second_for_a_second());
         s.refresh(0.0).unwrap();
         assert_eq!(s.plan_arrivals(0.2, u64::MAX, u64::MAX).len(), 1);
         // Nobody asked between 0.5 s and the stop: that start is still handed out.
@@ -761,13 +767,7 @@ mod tests {
     #[test]
     fn a_stopped_rate_model_schedules_nothing_more() {
         let mut s = Scheduler::new(config(0.0, None));
-        s.add_scenario(model(|start, _| {
-            if start >= 1 {
-                Volume::Stop
-            } else {
-                rate(2.0, 10)
-            }
-        }));
+        s.add_scenario(two_a_second_for_a_second());
         s.refresh(0.0).unwrap();
         assert_eq!(s.plan_arrivals(0.99, u64::MAX, u64::MAX).len(), 2);
         s.refresh(1.0).unwrap();

@@ -341,14 +341,7 @@ fn latency_table(stats: &ConsoleStats, percentiles: &[(PercentileThreshold, f64)
             .map(|(t, _)| format!("{} %tile", t.percentile)),
     );
     let mut table = Table::new(header);
-    let mut row = vec![
-        "Latency".to_owned(),
-        time_unit_format(times.mean().unwrap_or(0.0)),
-        time_unit_format(times.min().unwrap_or(0.0)),
-        time_unit_format(times.max().unwrap_or(0.0)),
-        time_unit_format(times.stdev().unwrap_or(0.0)),
-        format!("{:.2}%", times.percent_within_one_stdev().unwrap_or(0.0)),
-    ];
+    let mut row = standard_cells("Latency", times);
     row.extend(
         percentiles
             .iter()
@@ -358,14 +351,7 @@ fn latency_table(stats: &ConsoleStats, percentiles: &[(PercentileThreshold, f64)
     // Arrival-rate journeys' requests timed from when the journey was due (mite-rs).
     let intended = &stats.intended_times;
     if let Some(quantiles) = intended.percentiles() {
-        let mut row = vec![
-            "From intended start".to_owned(),
-            time_unit_format(intended.mean().unwrap_or(0.0)),
-            time_unit_format(intended.min().unwrap_or(0.0)),
-            time_unit_format(intended.max().unwrap_or(0.0)),
-            time_unit_format(intended.stdev().unwrap_or(0.0)),
-            format!("{:.2}%", intended.percent_within_one_stdev().unwrap_or(0.0)),
-        ];
+        let mut row = standard_cells("From intended start", intended);
         row.extend(
             percentiles
                 .iter()
@@ -386,6 +372,18 @@ fn latency_table(stats: &ConsoleStats, percentiles: &[(PercentileThreshold, f64)
         table.add_row(row, false);
     }
     table.render()
+}
+
+/// A latency row's label and its mean, min, max, standard deviation and share within one.
+fn standard_cells(label: &str, times: &super::series::Series) -> Vec<String> {
+    vec![
+        label.to_owned(),
+        time_unit_format(times.mean().unwrap_or(0.0)),
+        time_unit_format(times.min().unwrap_or(0.0)),
+        time_unit_format(times.max().unwrap_or(0.0)),
+        time_unit_format(times.stdev().unwrap_or(0.0)),
+        format!("{:.2}%", times.percent_within_one_stdev().unwrap_or(0.0)),
+    ]
 }
 
 fn requests_table(stats: &ConsoleStats) -> String {

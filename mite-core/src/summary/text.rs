@@ -3,7 +3,7 @@
 use std::fmt::Write;
 
 use super::histogram::RunHistogram;
-use super::run::RunSummary;
+use super::run::{RunSummary, TransactionTotals};
 use super::RunInfo;
 
 /// Error kinds the console lists.
@@ -250,20 +250,24 @@ fn transactions_text(out: &mut String, summary: &RunSummary) {
         }
     };
     let listed = &rows[..rows.len().min(TRANSACTION_ROWS_TEXT)];
-    let service: Vec<Vec<String>> = listed
-        .iter()
-        .map(|(_, journey, name, t)| {
-            let mut row = vec![
-                label(journey, name),
-                thousands(t.count),
-                percent(t.errors, t.count),
-            ];
-            row.extend(latency_cells(&t.latency));
-            row
-        })
-        .collect();
+    // One row per transaction that has samples in the histogram `pick` chooses.
+    let rows_of = |pick: fn(&TransactionTotals) -> &RunHistogram| -> Vec<Vec<String>> {
+        listed
+            .iter()
+            .filter(|row| pick(row.3).count() > 0)
+            .map(|(_, journey, name, t)| {
+                let mut row = vec![
+                    label(journey, name),
+                    thousands(t.count),
+                    percent(t.errors, t.count),
+                ];
+                row.extend(latency_cells(pick(t)));
+                row
+            })
+            .collect()
+    };
     out.push('\n');
-    table(out, "transaction", &service);
+    table(out, "transaction", &rows_of(|t| &t.latency));
     if summary.transactions.len() > TRANSACTION_ROWS_TEXT {
         let _ = writeln!(
             out,
@@ -272,19 +276,7 @@ fn transactions_text(out: &mut String, summary: &RunSummary) {
         );
     }
     // Arrival-rate journeys: the same, timed from when each journey was due to start.
-    let intended: Vec<Vec<String>> = listed
-        .iter()
-        .filter(|row| row.3.from_intended.count() > 0)
-        .map(|(_, journey, name, t)| {
-            let mut row = vec![
-                label(journey, name),
-                thousands(t.count),
-                percent(t.errors, t.count),
-            ];
-            row.extend(latency_cells(&t.from_intended));
-            row
-        })
-        .collect();
+    let intended = rows_of(|t| &t.from_intended);
     if !intended.is_empty() {
         out.push('\n');
         table(out, "from intended start", &intended);
